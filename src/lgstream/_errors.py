@@ -1,0 +1,121 @@
+"""The errors lgstream raises.
+
+Every error is an :class:`LgstreamError`, and each one writes its own message
+that says what was wrong and what to do about it::
+
+    LgstreamError
+    ├── UsageError                  the call was wrong; fix the code that made it
+    │   ├── UnknownStreamModeError  (also ValueError) a stream mode LangGraph does not have
+    │   ├── NotAGraphError          (also TypeError)  the source cannot be streamed
+    │   └── BadOperatorError        (also TypeError)  something piped that is no operator
+    └── StreamError                 something went wrong while events were flowing
+        └── MalformedPartError      (also ValueError) a raw part of no known shape
+
+    StopRun (a BaseException)       not an error: the signal that stops a run whose
+                                    stream was closed, like GeneratorExit
+
+Errors raised by the graph itself are never wrapped: they reach the caller as
+they were raised, after a ``RunFailed`` event that carries them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "BadOperatorError",
+    "LgstreamError",
+    "MalformedPartError",
+    "NotAGraphError",
+    "StopRun",
+    "StreamError",
+    "UnknownStreamModeError",
+    "UsageError",
+]
+
+
+class LgstreamError(Exception):
+    """Base class of every error lgstream raises."""
+
+
+class UsageError(LgstreamError):
+    """lgstream was called with something it cannot work with."""
+
+
+class StreamError(LgstreamError):
+    """Something went wrong while a stream was running."""
+
+
+def _suggest(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class UnknownStreamModeError(UsageError, ValueError):
+    """A stream mode that LangGraph does not know."""
+
+    def __init__(self, mode: object, valid: Iterable[str]) -> None:
+        valid = tuple(valid)
+        self.mode = mode
+        self.valid = valid
+        hint = _suggest(mode, valid) if isinstance(mode, str) else ""
+        super().__init__(f"unknown stream mode {mode!r}; valid modes are {', '.join(valid)}.{hint}")
+
+
+class NotAGraphError(UsageError, TypeError):
+    """The source passed to ``stream()`` / ``astream()`` cannot be streamed."""
+
+    def __init__(self, source: object) -> None:
+        self.source = source
+        kind = type(source).__name__
+        if hasattr(source, "compile") and not hasattr(source, "stream"):
+            hint = f" It looks like an uncompiled builder: pass `{kind}.compile()` instead."
+        else:
+            hint = (
+                " Pass a compiled LangGraph graph (`StateGraph(...).compile()`), a"
+                " `RemoteGraph`, or any object with `stream()` and `astream()` methods;"
+                " to normalise parts you already have, use `lgs.from_parts()`."
+            )
+        super().__init__(f"cannot stream a {kind}: it has no `stream`/`astream` methods.{hint}")
+
+
+class BadOperatorError(UsageError, TypeError):
+    """Something that is not an operator was piped into a stream."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        super().__init__(
+            f"cannot pipe a {type(value).__name__} into a stream: an operator needs"
+            " `feed(item) -> Sequence` and `flush() -> Sequence` methods"
+            " (see `lgs.Operator`; `lgs.ops` has the built-in ones)."
+        )
+
+
+class StopRun(BaseException):
+    """Raised inside a graph run whose consumer has closed the stream.
+
+    lgstream raises it from a callback at the model's next token (or the next
+    model, tool or chain start), so a sync run stops promptly instead of
+    generating for nobody. It derives from ``BaseException`` so that node retry
+    policies and ``except Exception`` blocks in user code let it through, as they
+    do ``KeyboardInterrupt``; lgstream ends the closed stream quietly on it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the event stream was closed by its consumer; the run was stopped")
+
+
+class MalformedPartError(StreamError, ValueError):
+    """A raw stream part of a shape lgstream does not know."""
+
+    def __init__(self, part: object, reason: str) -> None:
+        self.part = part
+        text = repr(part)
+        if len(text) > 200:
+            text = text[:200] + "..."
+        super().__init__(
+            f"cannot read stream part {text}: {reason}. Expected a LangGraph part: a v2"
+            ' dict {"type", "ns", "data"}, a v1 (mode, data) or (ns, mode, data) tuple,'
+            " or a bare item with `mode=` given."
+        )

@@ -1,0 +1,711 @@
+"""Where events come from: graph runs, and raw parts the user already has.
+
+``stream()`` / ``astream()`` run a graph with LangGraph's v2 parts (typed dicts
+``{"type", "ns", "data"}``) and turn every part into lgstream events through
+one I/O-free normaliser, which ``from_parts()`` / ``afrom_parts()`` share for
+raw v1 tuples, v2 dicts and remote (dict-serialised) parts.
+
+Stopping a run when the consumer goes away differs by flavour:
+
+- async: closing the stream closes LangGraph's ``astream`` generator, which
+  cancels the running node tasks;
+- sync: LangGraph's ``stream().close()`` waits for the running node to finish,
+  so lgstream also attaches a callback handler that raises
+  :class:`StopRun` at the model's next token (or the next model, tool
+  or chain start) once the stream is closed. A node busy in pure Python, with no
+  model call or callback, cannot be interrupted from outside: close() then
+  waits for that node to return.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, Literal
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    ChatMessageChunk,
+    FunctionMessage,
+    FunctionMessageChunk,
+    HumanMessage,
+    HumanMessageChunk,
+    RemoveMessage,
+    SystemMessage,
+    SystemMessageChunk,
+    ToolMessage,
+    ToolMessageChunk,
+)
+from langchain_core.runnables import RunnableConfig
+
+from ._errors import MalformedPartError, NotAGraphError, StopRun, UnknownStreamModeError
+from ._events import (
+    Checkpoint,
+    Custom,
+    Event,
+    Interrupt,
+    Message,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    TaskResult,
+    TaskStart,
+    Token,
+    ToolError,
+    ToolOutputDelta,
+    ToolResult,
+    ToolStart,
+    Update,
+    Values,
+)
+from ._pipeline import AsyncEventStream, EventStream
+
+__all__ = [
+    "DEFAULT_MODES",
+    "STREAM_MODES",
+    "StreamMode",
+    "afrom_parts",
+    "astream",
+    "from_parts",
+    "stream",
+]
+
+StreamMode = Literal[
+    "values", "updates", "messages", "custom", "checkpoints", "tasks", "debug", "tools"
+]
+STREAM_MODES: Final[tuple[StreamMode, ...]] = (
+    "values",
+    "updates",
+    "messages",
+    "custom",
+    "checkpoints",
+    "tasks",
+    "debug",
+    "tools",
+)
+"""Every stream mode LangGraph has (``tools`` is undocumented, but real)."""
+
+DEFAULT_MODES: Final[tuple[StreamMode, ...]] = ("messages", "updates")
+"""Tokens, node updates, and interrupts (which ``updates`` carries)."""
+
+_NO_VALUES: Final = object()
+
+
+def _check_modes(modes: str | Iterable[str]) -> tuple[StreamMode, ...]:
+    items = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not items:
+        raise UnknownStreamModeError("(none)", STREAM_MODES)
+    for mode in items:
+        if mode not in STREAM_MODES:
+            raise UnknownStreamModeError(mode, STREAM_MODES)
+    return tuple(dict.fromkeys(items))  # type: ignore[arg-type]  # checked above
+
+
+# --- remote messages come as dicts --------------------------------------------------
+
+_MESSAGE_TYPES: Final[dict[str, type[BaseMessage]]] = {
+    "ai": AIMessage,
+    "AIMessageChunk": AIMessageChunk,
+    "human": HumanMessage,
+    "HumanMessageChunk": HumanMessageChunk,
+    "system": SystemMessage,
+    "SystemMessageChunk": SystemMessageChunk,
+    "tool": ToolMessage,
+    "ToolMessageChunk": ToolMessageChunk,
+    "function": FunctionMessage,
+    "FunctionMessageChunk": FunctionMessageChunk,
+    "chat": ChatMessage,
+    "ChatMessageChunk": ChatMessageChunk,
+    "remove": RemoveMessage,
+}
+
+
+def _looks_like_message(value: Mapping[str, Any]) -> bool:
+    return value.get("type") in _MESSAGE_TYPES and "content" in value
+
+
+def revive_message(value: Mapping[str, Any]) -> BaseMessage:
+    """Turn a message's ``model_dump()`` dict (as remote streams send it) back into
+    the LangChain message class its ``type`` names."""
+    cls = _MESSAGE_TYPES.get(value.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise MalformedPartError(value, f"unknown message type {value.get('type')!r}")
+    return cls.model_validate(dict(value))
+
+
+def _revive_all(value: Any) -> Any:
+    """Revive message-shaped dicts anywhere in a (remote) state or update."""
+    if isinstance(value, Mapping):
+        if _looks_like_message(value):
+            return revive_message(value)
+        return {k: _revive_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revive_all(v) for v in value]
+    return value
+
+
+# --- the normaliser: raw parts in, events out, no I/O ---------------------------------
+
+
+def _as_ns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, tuple):
+        return value
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split("|")) if value else ()
+    return tuple(value)
+
+
+def _is_ns(value: Any) -> bool:
+    return isinstance(value, tuple | list) and all(isinstance(x, str) for x in value)
+
+
+def _interrupt_parts(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, Mapping):
+        return value.get("id"), value.get("value")
+    return getattr(value, "id", None), getattr(value, "value", value)
+
+
+class Normaliser:
+    """Turns raw LangGraph stream parts into events. Stateful (it emits each interrupt
+    once and keeps the last root state), I/O-free, shared by every source.
+
+    Args:
+        emit: the modes whose own events are wanted; parts of other modes still
+            surface their interrupts and the final state, but emit nothing else.
+        mode: the stream mode of bare v1 items (``graph.stream(stream_mode="x")``).
+        revive: turn message-shaped dicts (remote streams) back into messages.
+    """
+
+    __slots__ = (
+        "_emit",
+        "_handlers",
+        "_mode",
+        "_revive",
+        "_seen_interrupts",
+        "interrupts",
+        "output",
+    )
+
+    def __init__(
+        self,
+        *,
+        emit: Iterable[str] = STREAM_MODES,
+        mode: str | None = None,
+        revive: bool = False,
+    ) -> None:
+        self._emit = frozenset(emit)
+        self._mode = mode
+        self._revive = revive
+        self._seen_interrupts: set[str | int] = set()
+        self.interrupts: list[Interrupt] = []
+        """Every interrupt seen so far, in order."""
+        self.output: Any = _NO_VALUES
+        """The last root ``values`` state seen (``_NO_VALUES`` until one arrives)."""
+        self._handlers: dict[str, Callable[[tuple[str, ...], Any, Any], list[Event]]] = {
+            "messages": self._messages,
+            "updates": self._updates,
+            "values": self._values,
+            "custom": self._custom,
+            "checkpoints": self._checkpoints,
+            "tasks": self._tasks,
+            "debug": self._debug,
+            "tools": self._tools,
+        }
+
+    # One entry point for every shape. The v2 dict comes first: it is the hot path.
+    def feed(self, part: Any) -> list[Event]:
+        """Events for one raw part, in order (often one, sometimes none)."""
+        if type(part) is dict and "type" in part and "data" in part:
+            return self._dispatch(part["type"], part.get("ns"), part["data"], part)
+        if isinstance(part, tuple | list):
+            if len(part) == 3 and _is_ns(part[0]) and isinstance(part[1], str):
+                return self._dispatch(part[1], part[0], part[2], None)  # (ns, mode, data)
+            if len(part) == 2 and isinstance(part[0], str) and self._known(part[0]):
+                return self._dispatch(part[0], (), part[1], None)  # (mode, data)
+            if len(part) == 2 and self._mode is not None and _is_ns(part[0]):
+                return self._dispatch(self._mode, part[0], part[1], None)  # (ns, data)
+        if self._mode is not None:
+            return self._dispatch(self._mode, (), part, None)
+        raise MalformedPartError(part, "no stream mode in it, and no `mode=` was given")
+
+    def _known(self, name: str) -> bool:
+        return name.split("|", 1)[0] in self._handlers
+
+    def _dispatch(self, mode: str, ns: Any, data: Any, part: Any) -> list[Event]:
+        handler = self._handlers.get(mode)
+        if handler is None:
+            # Remote streams name subgraph events "updates|parent:<id>|child:<id>".
+            name, _, rest = mode.partition("|")
+            handler = self._handlers.get(name)
+            if handler is None:
+                raise MalformedPartError(part or mode, f"unknown stream mode {mode!r}")
+            if not ns and rest:
+                ns = rest
+        return handler(ns if type(ns) is tuple else _as_ns(ns), data, part)
+
+    # --- one handler per mode -----------------------------------------------------
+
+    def _messages(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        if "messages" not in self._emit:
+            return []
+        try:
+            msg, meta = data
+        except (TypeError, ValueError):
+            raise MalformedPartError(
+                data, "messages data must be a (message, metadata) pair"
+            ) from None
+        if not isinstance(msg, BaseMessage):
+            if isinstance(msg, Mapping):
+                msg = revive_message(msg)
+            else:
+                raise MalformedPartError(data, "messages data holds no message")
+        meta = meta or {}
+        tags = meta.get("tags")
+        if isinstance(msg, AIMessageChunk):
+            return [
+                Token(
+                    ns=ns,
+                    node=meta.get("langgraph_node"),
+                    text=msg.text,
+                    message_id=msg.id,
+                    chunk=msg,
+                    step=meta.get("langgraph_step"),
+                    tags=tuple(tags) if tags else (),
+                    metadata=meta,
+                )
+            ]
+        return [
+            Message(
+                ns=ns,
+                node=meta.get("langgraph_node"),
+                message=msg,
+                message_id=msg.id,
+                step=meta.get("langgraph_step"),
+                tags=tuple(tags) if tags else (),
+                metadata=meta,
+            )
+        ]
+
+    def _interrupts(self, ns: tuple[str, ...], items: Any) -> list[Event]:
+        out: list[Event] = []
+        if not items:
+            return out
+        for item in items:
+            interrupt_id, value = _interrupt_parts(item)
+            key: str | int = interrupt_id if interrupt_id is not None else id(item)
+            if key in self._seen_interrupts:
+                continue
+            self._seen_interrupts.add(key)
+            event = Interrupt(ns=ns, value=value, interrupt_id=interrupt_id, raw=item)
+            self.interrupts.append(event)
+            out.append(event)
+        return out
+
+    def _updates(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        if not isinstance(data, Mapping):
+            raise MalformedPartError(data, "updates data must map node names to updates")
+        out: list[Event] = []
+        emit = "updates" in self._emit
+        for node, update in data.items():
+            if node == "__interrupt__":
+                out.extend(self._interrupts(ns, update))
+            elif node == "__metadata__":
+                continue
+            elif emit:
+                value = _revive_all(update) if self._revive else update
+                out.append(Update(ns=ns, node=node, data=value))
+        return out
+
+    def _values(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        interrupts: Any = part.get("interrupts", ()) if part is not None else ()
+        if isinstance(data, Mapping) and "__interrupt__" in data:  # v1 and remote shapes
+            interrupts = data["__interrupt__"]
+            data = {k: v for k, v in data.items() if k != "__interrupt__"}
+        if self._revive:
+            data = _revive_all(data)
+        if not ns:
+            self.output = data
+        out = self._interrupts(ns, interrupts)
+        if "values" in self._emit:
+            out.insert(0, Values(ns=ns, data=data, interrupts=tuple(interrupts or ())))
+        return out
+
+    def _custom(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        return [Custom(ns=ns, data=data)] if "custom" in self._emit else []
+
+    def _checkpoint(
+        self, ns: tuple[str, ...], data: Mapping[str, Any], step: Any, timestamp: Any
+    ) -> Checkpoint:
+        config = data.get("config") or {}
+        configurable = config.get("configurable") or {}
+        metadata = data.get("metadata") or {}
+        values = data.get("values")
+        return Checkpoint(
+            ns=ns,
+            values=_revive_all(values) if self._revive else values,
+            next=tuple(data.get("next") or ()),
+            checkpoint_id=configurable.get("checkpoint_id"),
+            step=step if step is not None else metadata.get("step"),
+            timestamp=timestamp,
+            data=data,
+        )
+
+    def _checkpoints(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        if "checkpoints" not in self._emit:
+            return []
+        return [self._checkpoint(ns, data, None, None)]
+
+    def _task(
+        self, ns: tuple[str, ...], data: Mapping[str, Any], step: Any, timestamp: Any
+    ) -> Event:
+        if "triggers" in data or "input" in data:
+            return TaskStart(
+                ns=ns,
+                node=data.get("name"),
+                task_id=data.get("id", ""),
+                input=data.get("input"),
+                triggers=tuple(data.get("triggers") or ()),
+                step=step,
+                timestamp=timestamp,
+            )
+        result = data.get("result")
+        return TaskResult(
+            ns=ns,
+            node=data.get("name"),
+            task_id=data.get("id", ""),
+            result=_revive_all(result) if self._revive else result,
+            error=data.get("error"),
+            interrupts=tuple(data.get("interrupts") or ()),
+            step=step,
+            timestamp=timestamp,
+        )
+
+    def _tasks(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        return [self._task(ns, data, None, None)] if "tasks" in self._emit else []
+
+    def _debug(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        if "debug" not in self._emit:
+            return []
+        kind, payload = data.get("type"), data.get("payload") or {}
+        step, timestamp = data.get("step"), data.get("timestamp")
+        if kind == "checkpoint":
+            return [self._checkpoint(ns, payload, step, timestamp)]
+        if kind in ("task", "task_result"):
+            return [self._task(ns, payload, step, timestamp)]
+        raise MalformedPartError(data, f"unknown debug event type {kind!r}")
+
+    def _tools(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
+        if "tools" not in self._emit:
+            return []
+        event, call_id = data.get("event"), data.get("tool_call_id", "")
+        if event == "tool-started":
+            return [
+                ToolStart(
+                    ns=ns,
+                    tool_call_id=call_id,
+                    tool_name=data.get("tool_name", ""),
+                    input=data.get("input"),
+                )
+            ]
+        if event == "tool-output-delta":
+            return [ToolOutputDelta(ns=ns, tool_call_id=call_id, delta=data.get("delta"))]
+        if event == "tool-finished":
+            output = data.get("output")
+            if self._revive and isinstance(output, Mapping):
+                output = _revive_all(output)
+            return [ToolResult(ns=ns, tool_call_id=call_id, output=output)]
+        if event == "tool-error":
+            return [ToolError(ns=ns, tool_call_id=call_id, message=str(data.get("message")))]
+        raise MalformedPartError(data, f"unknown tools event {event!r}")
+
+
+# --- stopping a sync run -------------------------------------------------------------
+
+
+class _StopWhenClosed(BaseCallbackHandler):
+    """Raises inside the run once its stream is closed, at the next callback."""
+
+    raise_error = True
+    run_inline = True  # cheap check; never worth a thread hop in async runs
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        if self.closed:
+            raise StopRun
+
+    on_llm_new_token = _check
+    on_chat_model_start = _check
+    on_llm_start = _check
+    on_tool_start = _check
+    on_chain_start = _check
+    on_custom_event = _check
+
+
+def _with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    merged: RunnableConfig = dict(config or {})  # type: ignore[assignment]
+    callbacks = merged.get("callbacks")
+    if callbacks is None:
+        merged["callbacks"] = [handler]
+    elif isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        merged["callbacks"] = manager
+    else:
+        merged["callbacks"] = [*callbacks, handler]
+    return merged
+
+
+# --- stream() / astream() -------------------------------------------------------------
+
+
+class _Run:
+    """Everything one graph run needs, shared by the sync and async twins."""
+
+    def __init__(
+        self,
+        source: Any,
+        input: Any,
+        modes: str | Iterable[str],
+        subgraphs: bool,
+        config: RunnableConfig | None,
+        raise_errors: bool,
+        graph_kwargs: dict[str, Any],
+        method: str,
+    ) -> None:
+        if not callable(getattr(source, "stream", None)) or not callable(
+            getattr(source, "astream", None)
+        ):
+            raise NotAGraphError(source)
+        self.modes = _check_modes(modes)
+        self.source = source
+        self.input = input
+        self.raise_errors = raise_errors
+        self.run_id = str(uuid.uuid4())
+        self.stopper = _StopWhenClosed()
+        config = _with_handler(config, self.stopper)
+        config.setdefault("run_id", uuid.UUID(self.run_id))
+        self.run_id = str(config["run_id"])
+        # `values` is always asked for, to know the final state and every interrupt;
+        # its events are only emitted when the user asked for them.
+        stream_modes = list(self.modes)
+        if "values" not in stream_modes:
+            stream_modes.append("values")
+        self.normaliser = Normaliser(emit=self.modes)
+        kwargs: dict[str, Any] = {"stream_mode": stream_modes, "subgraphs": subgraphs}
+        if _accepts_version(getattr(source, method)):
+            kwargs["version"] = "v2"
+        self.call_kwargs = {**graph_kwargs, **kwargs}
+        self.config = config
+
+    def started(self) -> RunStarted:
+        return RunStarted(run_id=self.run_id, input=self.input, modes=self.modes)
+
+    def finished(self) -> RunFinished:
+        output = self.normaliser.output
+        return RunFinished(
+            run_id=self.run_id,
+            output=None if output is _NO_VALUES else output,
+            interrupts=tuple(self.normaliser.interrupts),
+        )
+
+    def failed(self, error: Exception) -> RunFailed | None:
+        """The event for an error, or None if the stream was closed meanwhile (a node
+        that caught our stop signal may fail otherwise; nobody is listening)."""
+        if self.stopper.closed:
+            return None
+        return RunFailed(run_id=self.run_id, error=error)
+
+    def stop(self) -> None:
+        self.stopper.closed = True
+
+
+def _accepts_version(method: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "version" in params
+
+
+def _sync_events(run: _Run) -> Iterator[Event]:
+    yield run.started()
+    feed = run.normaliser.feed
+    parts = run.source.stream(run.input, run.config, **run.call_kwargs)
+    try:
+        for part in parts:
+            yield from feed(part)
+    except GeneratorExit:
+        # Closed, or garbage-collected after a `break`: tell the run to stop at its
+        # next callback *before* closing LangGraph's generator, whose close() waits
+        # for the running node.
+        run.stop()
+        raise
+    except StopRun:  # closed from another thread while the run was going
+        return
+    except Exception as error:
+        failed = run.failed(error)
+        if failed is None:  # closed meanwhile: nobody is listening
+            return
+        yield failed
+        if run.raise_errors:
+            raise
+        return
+    finally:
+        parts.close()
+    yield run.finished()
+
+
+async def _async_events(run: _Run) -> AsyncIterator[Event]:
+    yield run.started()
+    feed = run.normaliser.feed
+    parts = run.source.astream(run.input, run.config, **run.call_kwargs)
+    try:
+        async for part in parts:
+            for event in feed(part):
+                yield event
+    except GeneratorExit:
+        run.stop()
+        raise
+    except StopRun:  # closed from another thread while the run was going
+        return
+    except Exception as error:
+        failed = run.failed(error)
+        if failed is None:
+            return
+        yield failed
+        if run.raise_errors:
+            raise
+        return
+    finally:
+        await parts.aclose()
+    yield run.finished()
+
+
+def stream(
+    source: Any,
+    input: Any,
+    *,
+    modes: str | Iterable[str] = DEFAULT_MODES,
+    subgraphs: bool = False,
+    config: RunnableConfig | None = None,
+    raise_errors: bool = True,
+    **graph_kwargs: Any,
+) -> EventStream[Event]:
+    """Run a graph and stream its events (sync).
+
+    Args:
+        source: a compiled graph, a ``RemoteGraph``, or any Pregel-like object with
+            ``stream()`` and ``astream()``.
+        input: the graph's input (a state dict, a ``Command``, or ``None`` to resume).
+        modes: LangGraph stream modes, any iterable or one string. The default,
+            ``("messages", "updates")``, gives tokens, node updates and interrupts.
+        subgraphs: also stream events from inside subgraphs (see ``Event.ns``).
+        config: the run's ``RunnableConfig`` (thread id, callbacks, ...).
+        raise_errors: if the graph raises, re-raise after the ``RunFailed`` event
+            (the default); if False, end the stream quietly after it.
+        **graph_kwargs: passed to the graph's ``stream()`` (``context``,
+            ``interrupt_before``, ``durability``, ...).
+
+    Returns:
+        An :class:`EventStream` that starts with ``RunStarted`` and ends with
+        ``RunFinished`` (or ``RunFailed``). Closing it stops the run.
+
+    Raises:
+        NotAGraphError: ``source`` cannot be streamed.
+        UnknownStreamModeError: a mode LangGraph does not have.
+    """
+    run = _Run(source, input, modes, subgraphs, config, raise_errors, graph_kwargs, "stream")
+    return EventStream(_sync_events(run), on_close=run.stop)
+
+
+def astream(
+    source: Any,
+    input: Any,
+    *,
+    modes: str | Iterable[str] = DEFAULT_MODES,
+    subgraphs: bool = False,
+    config: RunnableConfig | None = None,
+    raise_errors: bool = True,
+    **graph_kwargs: Any,
+) -> AsyncEventStream[Event]:
+    """Run a graph and stream its events (async). Arguments as for :func:`stream`.
+
+    Returns:
+        An :class:`AsyncEventStream`. Closing it (``aclose()``, ``async with``) or
+        cancelling the task that iterates it cancels the run's node tasks.
+    """
+    run = _Run(source, input, modes, subgraphs, config, raise_errors, graph_kwargs, "astream")
+    return AsyncEventStream(_async_events(run), on_close=run.stop)
+
+
+# --- from_parts() / afrom_parts() -------------------------------------------------------
+
+
+def _part_events(parts: Iterable[Any], normaliser: Normaliser) -> Iterator[Event]:
+    feed = normaliser.feed
+    for part in parts:
+        yield from feed(part)
+
+
+async def _apart_events(parts: AsyncIterable[Any], normaliser: Normaliser) -> AsyncIterator[Event]:
+    feed = normaliser.feed
+    async for part in parts:
+        for event in feed(part):
+            yield event
+
+
+def _parts_normaliser(
+    mode: str | None, modes: str | Iterable[str] | None, revive: bool
+) -> Normaliser:
+    if mode is not None:
+        _check_modes(mode)
+    emit = STREAM_MODES if modes is None else _check_modes(modes)
+    return Normaliser(emit=emit, mode=mode, revive=revive)
+
+
+def from_parts(
+    parts: Iterable[Any],
+    *,
+    mode: StreamMode | None = None,
+    modes: str | Iterable[str] | None = None,
+    revive_messages: bool = True,
+) -> EventStream[Event]:
+    """Normalise raw stream parts you already have into lgstream events.
+
+    Accepts, mixed freely: LangGraph v2 dicts ``{"type", "ns", "data"}``; v1
+    ``(mode, data)`` and ``(ns, mode, data)`` tuples; v1 bare items and
+    ``(ns, data)`` pairs when ``mode`` says which mode they are; and remote parts
+    (``RemoteGraph``, langgraph-sdk) whose messages are dicts, which become
+    LangChain messages again.
+
+    Args:
+        parts: the raw parts.
+        mode: the stream mode of bare items (``graph.stream(stream_mode="values")``).
+        modes: keep only these modes' events (interrupts are always kept).
+        revive_messages: turn message-shaped dicts back into LangChain messages.
+
+    No lifecycle events are added: the parts are not a run lgstream started.
+    """
+    normaliser = _parts_normaliser(mode, modes, revive_messages)
+    return EventStream(_part_events(parts, normaliser))
+
+
+def afrom_parts(
+    parts: AsyncIterable[Any],
+    *,
+    mode: StreamMode | None = None,
+    modes: str | Iterable[str] | None = None,
+    revive_messages: bool = True,
+) -> AsyncEventStream[Event]:
+    """The async twin of :func:`from_parts`."""
+    normaliser = _parts_normaliser(mode, modes, revive_messages)
+    return AsyncEventStream(_apart_events(parts, normaliser))

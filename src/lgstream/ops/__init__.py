@@ -1,0 +1,17 @@
+"""Operators: composable, stateful, I/O-free stream transformations.
+
+Each works on sync and async streams alike::
+
+    for piece in lgs.stream(graph, inputs) | lgs.ops.nodes("generate") | lgs.ops.text():
+        print(piece, end="")
+"""
+
+from ._filters import Filter as Filter
+from ._filters import exclude_nodes as exclude_nodes
+from ._filters import kinds as kinds
+from ._filters import nodes as nodes
+from ._filters import where as where
+from ._text import TextDeltas as TextDeltas
+from ._text import text as text
+
+__all__ = ["Filter", "TextDeltas", "exclude_nodes", "kinds", "nodes", "text", "where"]
