@@ -96,7 +96,6 @@ __all__ = [
     "Update",
     "UsageError",
     "Values",
-    "__version__",
     "afrom_parts",
     "astream",
     "from_parts",

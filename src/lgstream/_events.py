@@ -26,7 +26,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, overload
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from pydantic import BaseModel
@@ -377,6 +377,10 @@ EventKind: TypeAlias = Literal[
 # --- JSON ------------------------------------------------------------------------
 
 
+@overload
+def to_jsonable(value: _EventBase) -> dict[str, JSONValue]: ...
+@overload
+def to_jsonable(value: object) -> JSONValue: ...
 def to_jsonable(value: object) -> JSONValue:
     """Turn an event, or anything inside one, into plain JSON data.
 
@@ -414,7 +418,8 @@ def to_jsonable(value: object) -> JSONValue:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, enum.Enum):
-        return to_jsonable(value.value)
+        inner: object = value.value
+        return to_jsonable(inner)
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
     return repr(value)

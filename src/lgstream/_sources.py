@@ -543,12 +543,6 @@ def _sync_events(run: _Run) -> Iterator[Event]:
     try:
         for part in parts:
             yield from feed(part)
-    except GeneratorExit:
-        # Closed, or garbage-collected after a `break`: tell the run to stop at its
-        # next callback *before* closing LangGraph's generator, whose close() waits
-        # for the running node.
-        run.stop()
-        raise
     except StopRun:  # closed from another thread while the run was going
         return
     except Exception as error:
@@ -560,6 +554,10 @@ def _sync_events(run: _Run) -> Iterator[Event]:
             raise
         return
     finally:
+        # Closed, garbage-collected after a `break`, failed or done: tell the run to
+        # stop at its next callback *before* closing LangGraph's generator, whose
+        # close() waits for the running node.
+        run.stop()
         parts.close()
     yield run.finished()
 
@@ -572,9 +570,6 @@ async def _async_events(run: _Run) -> AsyncIterator[Event]:
         async for part in parts:
             for event in feed(part):
                 yield event
-    except GeneratorExit:
-        run.stop()
-        raise
     except StopRun:  # closed from another thread while the run was going
         return
     except Exception as error:
@@ -586,6 +581,9 @@ async def _async_events(run: _Run) -> AsyncIterator[Event]:
             raise
         return
     finally:
+        # Also on task cancellation: a sync node runs in a worker thread that
+        # cancelling the task cannot stop; the stop signal does.
+        run.stop()
         await parts.aclose()
     yield run.finished()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
@@ -45,7 +45,7 @@ class QAState(TypedDict):
     """The seed graph's state: one channel per key."""
 
     question: str
-    answer: str
+    answer: NotRequired[str]
 
 
 def build_seed_graph(model: BaseChatModel) -> CompiledStateGraph[QAState, None, QAState, QAState]:

@@ -72,6 +72,7 @@ class FakeChatModel(BaseChatModel):
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _streamed: int = PrivateAttr(default=0)
 
     @property
     def _llm_type(self) -> str:
@@ -81,6 +82,12 @@ class FakeChatModel(BaseChatModel):
     def calls(self) -> list[list[BaseMessage]]:
         """The input messages of every call so far, in order."""
         return list(self._calls)
+
+    @property
+    def tokens_streamed(self) -> int:
+        """How many tokens the model has produced through its streaming path so far:
+        the count to check that a closed stream stopped it."""
+        return self._streamed
 
     def _next_reply(self, messages: list[BaseMessage]) -> AIMessage:
         with self._lock:
@@ -114,6 +121,7 @@ class FakeChatModel(BaseChatModel):
         for chunk in self._chunks(self._next_reply(messages)):
             if delay:
                 time.sleep(delay)
+            self._streamed += 1
             yield ChatGenerationChunk(message=chunk)
 
     async def _astream(
@@ -127,6 +135,7 @@ class FakeChatModel(BaseChatModel):
         for chunk in self._chunks(self._next_reply(messages)):
             if delay:
                 await asyncio.sleep(delay)
+            self._streamed += 1
             yield ChatGenerationChunk(message=chunk)
 
     def _generate(
