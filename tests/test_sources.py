@@ -287,11 +287,11 @@ def test_modes_accept_any_sequence_and_dedupe(model: FakeChatModel) -> None:
 
 def test_not_a_graph() -> None:
     with pytest.raises(lgs.NotAGraphError, match="cannot stream a dict") as info:
-        lgs.stream({"not": "a graph"}, {})
+        lgs.stream({"not": "a graph"}, {})  # type: ignore[arg-type]
     assert isinstance(info.value, TypeError)
     builder = StateGraph(dict)  # type: ignore[type-var]
     with pytest.raises(lgs.NotAGraphError, match=r"StateGraph\.compile\(\)"):
-        lgs.astream(builder, {})
+        lgs.astream(builder, {})  # type: ignore[arg-type]
 
 
 # --- async ----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from ._pipeline import EventStream as EventStream
 from ._pipeline import Operator as Operator
 from ._sources import DEFAULT_MODES as DEFAULT_MODES
 from ._sources import STREAM_MODES as STREAM_MODES
+from ._sources import GraphLike as GraphLike
 from ._sources import Normaliser as Normaliser
 from ._sources import StreamMode as StreamMode
 from ._sources import afrom_parts as afrom_parts
@@ -71,6 +72,7 @@ __all__ = [
     "Event",
     "EventKind",
     "EventStream",
+    "GraphLike",
     "Interrupt",
     "JSONValue",
     "LgstreamError",

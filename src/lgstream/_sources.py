@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import (
@@ -42,6 +42,7 @@ from langchain_core.messages import (
     ToolMessageChunk,
 )
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel.protocol import PregelProtocol
 
 from ._errors import MalformedPartError, NotAGraphError, StopRun, UnknownStreamModeError
 from ._events import (
@@ -68,6 +69,7 @@ from ._pipeline import AsyncEventStream, EventStream
 __all__ = [
     "DEFAULT_MODES",
     "STREAM_MODES",
+    "GraphLike",
     "StreamMode",
     "afrom_parts",
     "astream",
@@ -94,6 +96,11 @@ DEFAULT_MODES: Final[tuple[StreamMode, ...]] = ("messages", "updates")
 """Tokens, node updates, and interrupts (which ``updates`` carries)."""
 
 _NO_VALUES: Final = object()
+
+GraphLike: TypeAlias = PregelProtocol[Any, Any, Any, Any]
+"""What ``stream()`` / ``astream()`` run: a compiled graph (``Pregel``), a
+``RemoteGraph``, or any other ``PregelProtocol``. At run time any object with
+``stream()`` and ``astream()`` methods is accepted."""
 
 
 def _check_modes(modes: str | Iterable[str]) -> tuple[StreamMode, ...]:
@@ -234,6 +241,10 @@ class Normaliser:
         if self._mode is not None:
             return self._dispatch(self._mode, (), part, None)
         raise MalformedPartError(part, "no stream mode in it, and no `mode=` was given")
+
+    def flush(self) -> list[Event]:
+        """Nothing is held back: with ``feed`` this makes a normaliser an operator."""
+        return []
 
     def _known(self, name: str) -> bool:
         return name.split("|", 1)[0] in self._handlers
@@ -589,7 +600,7 @@ async def _async_events(run: _Run) -> AsyncIterator[Event]:
 
 
 def stream(
-    source: Any,
+    source: GraphLike,
     input: Any,
     *,
     modes: str | Iterable[str] = DEFAULT_MODES,
@@ -626,7 +637,7 @@ def stream(
 
 
 def astream(
-    source: Any,
+    source: GraphLike,
     input: Any,
     *,
     modes: str | Iterable[str] = DEFAULT_MODES,
