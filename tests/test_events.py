@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import inspect
 import json
 import math
 import uuid
@@ -175,3 +176,28 @@ def test_token_text_roundtrips_through_json(text: str) -> None:
     )
     assert data["text"] == text
     assert lgs.revive_message(data["chunk"]) == chunk
+
+
+def test_the_fast_token_constructor_equals_init_and_sets_every_field() -> None:
+    from lgstream._events import new_token
+
+    params = list(inspect.signature(new_token).parameters)
+    assert sorted(params) == sorted(f.name for f in dataclasses.fields(lgs.Token))
+    chunk = AIMessageChunk(content="a", id="m")
+    values: dict[str, Any] = {
+        "ns": ("sub:1",),
+        "node": "n",
+        "text": "a",
+        "message_id": "m",
+        "chunk": chunk,
+        "step": 3,
+        "tags": ("t",),
+        "metadata": {"k": 1},
+    }
+    fast = new_token(**values)
+    slow = lgs.Token(**values)
+    assert fast == slow
+    for name in params:
+        assert getattr(fast, name) is values[name]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.text = "b"  # type: ignore[misc]

@@ -102,13 +102,23 @@ class _Chain:
 
 def _pipe_sync(source: Iterator[Any], ops: Sequence[Operator[Any, Any]]) -> Iterator[Any]:
     chain = _Chain(ops)
-    if len(chain.feeds) == 1:  # the common case, without the general loop
+    # The common cases, one and two operators, without the general loop.
+    if len(chain.feeds) == 1:
         feed = chain.feeds[0]
         try:
             for item in source:
                 yield from feed(item)
         except Exception:
             # A fault upstream loses nothing that already arrived: flush first.
+            yield from chain.flush()
+            raise
+    elif len(chain.feeds) == 2:
+        first, second = chain.feeds
+        try:
+            for item in source:
+                for middle in first(item):
+                    yield from second(middle)
+        except Exception:
             yield from chain.flush()
             raise
     else:

@@ -56,13 +56,13 @@ from ._events import (
     RunStarted,
     TaskResult,
     TaskStart,
-    Token,
     ToolError,
     ToolOutputDelta,
     ToolResult,
     ToolStart,
     Update,
     Values,
+    new_token,
 )
 from ._pipeline import AsyncEventStream, EventStream
 
@@ -229,8 +229,14 @@ class Normaliser:
     # One entry point for every shape. The v2 dict comes first: it is the hot path.
     def feed(self, part: Any) -> list[Event]:
         """Events for one raw part, in order (often one, sometimes none)."""
-        if type(part) is dict and "type" in part and "data" in part:
-            return self._dispatch(part["type"], part.get("ns"), part["data"], part)
+        if type(part) is dict and "data" in part:
+            # A local v2 part: a known mode and a tuple namespace, the hot path.
+            handler = self._handlers.get(part.get("type"))  # type: ignore[arg-type]
+            ns = part.get("ns", ())
+            if handler is not None and type(ns) is tuple:
+                return handler(ns, part["data"], part)
+            if "type" in part:
+                return self._dispatch(part["type"], ns, part["data"], part)
         if isinstance(part, tuple | list):
             if len(part) == 3 and _is_ns(part[0]) and isinstance(part[1], str):
                 return self._dispatch(part[1], part[0], part[2], None)  # (ns, mode, data)
@@ -280,16 +286,17 @@ class Normaliser:
         meta = meta or {}
         tags = meta.get("tags")
         if isinstance(msg, AIMessageChunk):
+            content = msg.content
             return [
-                Token(
-                    ns=ns,
-                    node=meta.get("langgraph_node"),
-                    text=msg.text,
-                    message_id=msg.id,
-                    chunk=msg,
-                    step=meta.get("langgraph_step"),
-                    tags=tuple(tags) if tags else (),
-                    metadata=meta,
+                new_token(
+                    ns,
+                    meta.get("langgraph_node"),
+                    content if type(content) is str else msg.text,
+                    msg.id,
+                    msg,
+                    meta.get("langgraph_step"),
+                    tuple(tags) if tags else (),
+                    meta,
                 )
             ]
         return [
