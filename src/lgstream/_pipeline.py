@@ -157,38 +157,75 @@ def _text_of(item: object) -> str:
     return ""
 
 
+class _StreamState:
+    """What both stream kinds keep: the source, the operators piped so far, and
+    whether the stream was handed over to a piped one or closed."""
+
+    __slots__ = ("__weakref__", "_closed", "_iter", "_on_close", "_ops", "_piped", "_source")
+
+    def __init__(
+        self,
+        source: Any,
+        on_close: Callable[[], object] | None,
+        ops: tuple[Operator[Any, Any], ...],
+    ) -> None:
+        self._source = source
+        self._ops = ops
+        self._on_close = on_close
+        self._iter: Any = None
+        self._piped = False
+        self._closed = False
+
+    def _check_not_piped(self) -> None:
+        if self._piped:
+            raise UsageError(
+                "this stream was piped into another stream; iterate the piped result instead"
+            )
+
+    def _hand_over(self, ops: tuple[Operator[Any, Any], ...]) -> tuple[Operator[Any, Any], ...]:
+        """Check ``ops`` and give this stream's source up to a piped stream."""
+        for op in ops:
+            _check_operator(op)
+        if self._iter is not None:
+            raise UsageError("cannot pipe a stream that is already being iterated")
+        self._piped = True
+        return self._ops + ops
+
+    def _mark_closed(self) -> bool:
+        """Run ``on_close`` once; False if the stream was closed already."""
+        if self._closed:
+            return False
+        self._closed = True
+        if self._on_close is not None:
+            self._on_close()
+        return True
+
+
 # --- sync -------------------------------------------------------------------------
 
 
-class EventStream(Generic[T_co]):
+class EventStream(_StreamState, Generic[T_co]):
     """A sync stream of events (or of whatever its operators turn them into).
 
     Iterate it once. Pipe operators with ``stream | op`` or ``stream.pipe(...)``;
     close it with ``close()`` or a ``with`` block to stop the run early.
     """
 
-    __slots__ = ("__weakref__", "_closed", "_iter", "_on_close", "_ops", "_piped", "_source")
+    __slots__ = ()
+    _iter: Iterator[T_co] | None
 
     def __init__(
         self,
         source: Iterator[Any],
         *,
-        on_close: Callable[[], None] | None = None,
+        on_close: Callable[[], object] | None = None,
         _ops: tuple[Operator[Any, Any], ...] = (),
     ) -> None:
         """Wrap an iterator. ``on_close`` runs first when the stream is closed."""
-        self._source = source
-        self._ops = _ops
-        self._on_close = on_close
-        self._iter: Iterator[T_co] | None = None
-        self._piped = False
-        self._closed = False
+        super().__init__(source, on_close, _ops)
 
     def _iterator(self) -> Iterator[T_co]:
-        if self._piped:
-            raise UsageError(
-                "this stream was piped into another stream; iterate the piped result instead"
-            )
+        self._check_not_piped()
         if self._iter is None:
             self._iter = _pipe_sync(self._source, self._ops) if self._ops else self._source
         return self._iter
@@ -213,23 +250,15 @@ class EventStream(Generic[T_co]):
     def pipe(self, *ops: Operator[Any, Any]) -> EventStream[Any]: ...
     def pipe(self, *ops: Operator[Any, Any]) -> EventStream[Any]:
         """A new stream that runs this one through ``ops``, in order."""
-        for op in ops:
-            _check_operator(op)
-        if self._iter is not None:
-            raise UsageError("cannot pipe a stream that is already being iterated")
-        self._piped = True
-        return EventStream(self._source, on_close=self.close, _ops=self._ops + tuple(ops))
+        return EventStream(self._source, on_close=self.close, _ops=self._hand_over(ops))
 
     def __or__(self, op: Operator[T_co, U]) -> EventStream[U]:
         return self.pipe(op)
 
     def close(self) -> None:
         """Stop the stream and the run behind it. Safe to call more than once."""
-        if self._closed:
+        if not self._mark_closed():
             return
-        self._closed = True
-        if self._on_close is not None:
-            self._on_close()
         for it in (self._iter, self._source):
             close = getattr(it, "close", None)
             if close is not None:
@@ -263,35 +292,28 @@ class EventStream(Generic[T_co]):
 # --- async ------------------------------------------------------------------------
 
 
-class AsyncEventStream(Generic[T_co]):
+class AsyncEventStream(_StreamState, Generic[T_co]):
     """An async stream of events; the twin of :class:`EventStream`.
 
     Cancelling the task that iterates it, ``aclose()``, or leaving an
     ``async with`` block stops the run.
     """
 
-    __slots__ = ("__weakref__", "_closed", "_iter", "_on_close", "_ops", "_piped", "_source")
+    __slots__ = ()
+    _iter: AsyncIterator[T_co] | None
 
     def __init__(
         self,
         source: AsyncIterator[Any],
         *,
-        on_close: Callable[[], None] | None = None,
+        on_close: Callable[[], object] | None = None,
         _ops: tuple[Operator[Any, Any], ...] = (),
     ) -> None:
         """Wrap an async iterator. ``on_close`` runs first when the stream is closed."""
-        self._source = source
-        self._ops = _ops
-        self._on_close = on_close
-        self._iter: AsyncIterator[T_co] | None = None
-        self._piped = False
-        self._closed = False
+        super().__init__(source, on_close, _ops)
 
     def _iterator(self) -> AsyncIterator[T_co]:
-        if self._piped:
-            raise UsageError(
-                "this stream was piped into another stream; iterate the piped result instead"
-            )
+        self._check_not_piped()
         if self._iter is None:
             self._iter = _pipe_async(self._source, self._ops) if self._ops else self._source
         return self._iter
@@ -316,26 +338,15 @@ class AsyncEventStream(Generic[T_co]):
     def pipe(self, *ops: Operator[Any, Any]) -> AsyncEventStream[Any]: ...
     def pipe(self, *ops: Operator[Any, Any]) -> AsyncEventStream[Any]:
         """A new stream that runs this one through ``ops``, in order."""
-        for op in ops:
-            _check_operator(op)
-        if self._iter is not None:
-            raise UsageError("cannot pipe a stream that is already being iterated")
-        self._piped = True
-        return AsyncEventStream(self._source, on_close=self._mark_closed, _ops=self._ops + ops)
+        return AsyncEventStream(self._source, on_close=self._mark_closed, _ops=self._hand_over(ops))
 
     def __or__(self, op: Operator[T_co, U]) -> AsyncEventStream[U]:
         return self.pipe(op)
 
-    def _mark_closed(self) -> None:
-        self._closed = True
-        if self._on_close is not None:
-            self._on_close()
-
     async def aclose(self) -> None:
         """Stop the stream and the run behind it. Safe to call more than once."""
-        if self._closed:
+        if not self._mark_closed():
             return
-        self._mark_closed()
         for it in (self._iter, self._source):
             aclose = getattr(it, "aclose", None)
             if aclose is not None:
