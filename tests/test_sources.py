@@ -344,3 +344,46 @@ def test_async_text_helper(model: FakeChatModel) -> None:
         return await lgs.astream(build_seed_graph(model), {"question": "q"}).text()
 
     assert asyncio.run(main()) == "Hello streaming world"
+
+
+def test_a_non_local_source_gets_its_message_dicts_revived() -> None:
+    """A RemoteGraph-like source sends messages as dicts, in every mode."""
+    from langchain_core.messages import HumanMessage
+
+    class DictSource:
+        def __init__(self) -> None:
+            self.seen: dict[str, Any] = {}
+
+        def _parts(self) -> list[dict[str, Any]]:
+            human = HumanMessage("hi", id="h").model_dump()
+            chunk = AIMessageChunk(content="yo", id="a").model_dump()
+            return [
+                {"type": "messages", "ns": [], "data": [chunk, {"langgraph_node": "n"}]},
+                {"type": "updates", "ns": [], "data": {"n": {"messages": [human]}}},
+                {"type": "values", "ns": [], "data": {"messages": [human]}},
+            ]
+
+        def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+            self.seen = kwargs
+            return iter(self._parts())
+
+        async def astream(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+            for part in self._parts():
+                yield part
+
+    source = DictSource()
+    events = lgs.stream(source, {}, modes=["messages", "updates"]).collect()  # type: ignore[arg-type]
+    assert source.seen["stream_mode"] == ["messages", "updates", "values"]
+    assert "version" not in source.seen  # its stream() takes no version: v1 shapes
+    token, update, finished = events[1:]
+    assert isinstance(token, lgs.Token)
+    assert token.chunk == AIMessageChunk(content="yo", id="a")
+    assert isinstance(update, lgs.Update)
+    assert update.data == {"messages": [HumanMessage("hi", id="h")]}
+    assert isinstance(finished, lgs.RunFinished)
+    assert finished.output == {"messages": [HumanMessage("hi", id="h")]}
+
+    async def run_async() -> list[lgs.Event]:
+        return await lgs.astream(source, {}).collect()  # type: ignore[arg-type]
+
+    assert [ev.kind for ev in asyncio.run(run_async())] == [ev.kind for ev in events]

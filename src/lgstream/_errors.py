@@ -1,6 +1,6 @@
 """The errors lgstream raises.
 
-Every error is an :class:`LgstreamError`, and each one writes its own message
+Every error is an ``LgstreamError``, and each one writes its own message
 that says what was wrong and what to do about it::
 
     LgstreamError

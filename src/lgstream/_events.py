@@ -197,7 +197,7 @@ class Values(_EventBase):
     """The state, in the graph's output schema."""
     interrupts: tuple[Any, ...] = ()
     """Interrupts pending at this point (LangGraph ``Interrupt`` objects). Each one is
-    also emitted once as an :class:`Interrupt` event."""
+    also emitted once as an ``Interrupt`` event."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,7 +260,7 @@ class TaskStart(_EventBase):
 
     kind: ClassVar[Literal["task_start"]] = "task_start"
     task_id: str
-    """The task's id, shared with its :class:`TaskResult`."""
+    """The task's id, shared with its ``TaskResult``."""
     input: Any
     """What the task was given."""
     triggers: tuple[str, ...] = ()
@@ -277,7 +277,7 @@ class TaskResult(_EventBase):
 
     kind: ClassVar[Literal["task_result"]] = "task_result"
     task_id: str
-    """The task's id, shared with its :class:`TaskStart`."""
+    """The task's id, shared with its ``TaskStart``."""
     result: Any = None
     """What the task wrote, on success."""
     error: str | None = None

@@ -5,8 +5,8 @@ An operator is a plain object with a stateful core that does no I/O::
     feed(item)  -> Sequence[out]   # what this item lets out, often () or (item,)
     flush()     -> Sequence[out]   # what is still held when the input ends
 
-so the same operator serves a sync :class:`EventStream` and an async
-:class:`AsyncEventStream`. Streams compose with ``stream | op`` or
+so the same operator serves a sync ``EventStream`` and an async
+``AsyncEventStream``. Streams compose with ``stream | op`` or
 ``stream.pipe(op1, op2)``; piping is lazy and fuses all operators into one
 loop, so a pipeline costs one generator however long it is.
 
@@ -293,7 +293,7 @@ class EventStream(_StreamState, Generic[T_co]):
 
 
 class AsyncEventStream(_StreamState, Generic[T_co]):
-    """An async stream of events; the twin of :class:`EventStream`.
+    """An async stream of events; the twin of ``EventStream``.
 
     Cancelling the task that iterates it, ``aclose()``, or leaving an
     ``async with`` block stops the run.

@@ -11,7 +11,7 @@ Stopping a run when the consumer goes away differs by flavour:
   cancels the running node tasks;
 - sync: LangGraph's ``stream().close()`` waits for the running node to finish,
   so lgstream also attaches a callback handler that raises
-  :class:`StopRun` at the model's next token (or the next model, tool
+  ``StopRun`` at the model's next token (or the next model, tool
   or chain start) once the stream is closed. A node busy in pure Python, with no
   model call or callback, cannot be interrupted from outside: close() then
   waits for that node to return.
@@ -42,6 +42,7 @@ from langchain_core.messages import (
     ToolMessageChunk,
 )
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel import Pregel
 from langgraph.pregel.protocol import PregelProtocol
 
 from ._errors import MalformedPartError, NotAGraphError, StopRun, UnknownStreamModeError
@@ -278,7 +279,7 @@ class Normaliser:
             raise MalformedPartError(
                 data, "messages data must be a (message, metadata) pair"
             ) from None
-        if not isinstance(msg, BaseMessage):
+        if type(msg) is not AIMessageChunk and not isinstance(msg, BaseMessage):
             if isinstance(msg, Mapping):
                 msg = revive_message(msg)
             else:
@@ -448,19 +449,35 @@ class Normaliser:
 
 
 class _StopWhenClosed(BaseCallbackHandler):
-    """Raises inside the run once its stream is closed, at the next callback."""
+    """Raises ``StopRun`` inside the run once its stream is closed, at the next
+    model token, model, tool or chain start, or custom event."""
 
     raise_error = True
-    run_inline = True  # cheap check; never worth a thread hop in async runs
+    run_inline = True  # a cheap check; never worth a thread hop in async runs
+
+    # Until the stream closes there is nothing to check, and LangChain skips an
+    # ignored handler before calling it: the handler costs nothing per token.
+    ignore_llm = True
+    ignore_chat_model = True
+    ignore_agent = True
+    ignore_chain = True
+    ignore_custom_event = True
 
     def __init__(self) -> None:
         self.closed = False
+
+    def close(self) -> None:
+        """From now on, raise at the next callback."""
+        self.closed = True
+        self.ignore_llm = self.ignore_chat_model = self.ignore_agent = False
+        self.ignore_chain = self.ignore_custom_event = False
 
     def _check(self, *args: Any, **kwargs: Any) -> None:
         if self.closed:
             raise StopRun
 
     on_llm_new_token = _check
+    on_stream_event = _check
     on_chat_model_start = _check
     on_llm_start = _check
     on_tool_start = _check
@@ -517,7 +534,9 @@ class _Run:
         stream_modes = list(self.modes)
         if "values" not in stream_modes:
             stream_modes.append("values")
-        self.normaliser = Normaliser(emit=self.modes)
+        # A local graph hands over real messages; anything else (a RemoteGraph) may
+        # send them as dicts, also inside states and updates.
+        self.normaliser = Normaliser(emit=self.modes, revive=not isinstance(source, Pregel))
         kwargs: dict[str, Any] = {"stream_mode": stream_modes, "subgraphs": subgraphs}
         if _accepts_version(getattr(source, method)):
             kwargs["version"] = "v2"
@@ -543,7 +562,7 @@ class _Run:
         return RunFailed(run_id=self.run_id, error=error)
 
     def stop(self) -> None:
-        self.stopper.closed = True
+        self.stopper.close()
 
 
 def _accepts_version(method: Callable[..., Any]) -> bool:
@@ -576,7 +595,9 @@ def _sync_events(run: _Run) -> Iterator[Event]:
         # stop at its next callback *before* closing LangGraph's generator, whose
         # close() waits for the running node.
         run.stop()
-        parts.close()
+        close = getattr(parts, "close", None)  # a source may return a plain iterator
+        if close is not None:
+            close()
     yield run.finished()
 
 
@@ -602,7 +623,9 @@ async def _async_events(run: _Run) -> AsyncIterator[Event]:
         # Also on task cancellation: a sync node runs in a worker thread that
         # cancelling the task cannot stop; the stop signal does.
         run.stop()
-        await parts.aclose()
+        aclose = getattr(parts, "aclose", None)
+        if aclose is not None:
+            await aclose()
     yield run.finished()
 
 
@@ -632,8 +655,8 @@ def stream(
             ``interrupt_before``, ``durability``, ...).
 
     Returns:
-        An :class:`EventStream` that starts with ``RunStarted`` and ends with
-        ``RunFinished`` (or ``RunFailed``). Closing it stops the run.
+        The run's events, starting with ``RunStarted`` and ending with
+            ``RunFinished`` (or ``RunFailed``). Closing the stream stops the run.
 
     Raises:
         NotAGraphError: ``source`` cannot be streamed.
@@ -653,11 +676,11 @@ def astream(
     raise_errors: bool = True,
     **graph_kwargs: Any,
 ) -> AsyncEventStream[Event]:
-    """Run a graph and stream its events (async). Arguments as for :func:`stream`.
+    """Run a graph and stream its events (async). Arguments as for ``stream``.
 
     Returns:
-        An :class:`AsyncEventStream`. Closing it (``aclose()``, ``async with``) or
-        cancelling the task that iterates it cancels the run's node tasks.
+        The run's events. Closing the stream (``aclose()``, ``async with``) or
+            cancelling the task that iterates it cancels the run's node tasks.
     """
     run = _Run(source, input, modes, subgraphs, config, raise_errors, graph_kwargs, "astream")
     return AsyncEventStream(_async_events(run), on_close=run.stop)
@@ -722,6 +745,6 @@ def afrom_parts(
     modes: str | Iterable[str] | None = None,
     revive_messages: bool = True,
 ) -> AsyncEventStream[Event]:
-    """The async twin of :func:`from_parts`."""
+    """The async twin of ``from_parts``."""
     normaliser = _parts_normaliser(mode, modes, revive_messages)
     return AsyncEventStream(_apart_events(parts, normaliser))

@@ -1,7 +1,7 @@
 """The seed example, corrected: a question -> answer graph streamed token by token.
 
 Run it with ``make demo`` or ``python -m lgstream.demo``. It needs no server: the
-default model is an embedded :class:`~lgstream.testing.FakeChatModel` that
+default model is an embedded ``FakeChatModel`` that
 streams a canned answer. ``--ollama llama3.2`` streams from a real Ollama at
 ``OLLAMA_HOST`` instead (needs the ``ollama`` extra).
 

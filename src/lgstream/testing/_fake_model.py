@@ -52,23 +52,22 @@ class FakeChatModel(BaseChatModel):
 
     It goes through LangChain's real streaming path: inside a graph streamed
     with ``messages`` mode, a node that calls ``model.invoke()`` still yields
-    one ``Token`` per piece.
-
-    Args:
-        script: the replies, one per call (a string or an ``AIMessage``), or a
-            function from the input messages to the reply.
-        split: how to cut replies into tokens: ``"words"`` or ``"chars"``.
-        delay: seconds to wait before each token (``time.sleep`` in sync calls,
-            ``asyncio.sleep`` in async ones), to look and behave like a real model.
-        cycle: start the script again when it runs out instead of raising.
+    one ``Token`` per piece. Construct it with keyword arguments:
+    ``FakeChatModel(script=["Hello there"], delay=0.05)``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     script: Any = Field(default_factory=lambda: ["Hello from FakeChatModel."])
+    """The replies, one per call (a string or an ``AIMessage``), or a function from
+    the input messages to the reply."""
     split: Split = "words"
+    """How to cut replies into tokens: ``"words"`` or ``"chars"``."""
     delay: float = 0.0
+    """Seconds to wait before each token (``time.sleep`` in sync calls,
+    ``asyncio.sleep`` in async ones), to look and behave like a real model."""
     cycle: bool = False
+    """Start the script again when it runs out instead of raising."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
