@@ -524,10 +524,9 @@ class _Run:
         self.source = source
         self.input = input
         self.raise_errors = raise_errors
-        self.run_id = str(uuid.uuid4())
         self.stopper = _StopWhenClosed()
         config = _with_handler(config, self.stopper)
-        config.setdefault("run_id", uuid.UUID(self.run_id))
+        config.setdefault("run_id", uuid.uuid4())  # the user's run id wins
         self.run_id = str(config["run_id"])
         # `values` is always asked for, to know the final state and every interrupt;
         # its events are only emitted when the user asked for them.
