@@ -38,6 +38,15 @@ ONE_OF_EACH: list[lgs.Event] = [
     lgs.RunStarted(run_id="r1", input={"q": "?"}, modes=("messages",)),
     lgs.RunFinished(run_id="r1", output={"a": 1}),
     lgs.RunFailed(run_id="r1", error=ValueError("nope")),
+    lgs.MessageStart(message_id="m1", node="n"),
+    lgs.MessageDone(message_id="m1", message=CHUNK, text="Hi", reason="last_chunk"),
+    lgs.Reasoning(message_id="m1", text="hmm"),
+    lgs.ToolCallStart(call_id="c1", name="add", message_id="m1", index=0),
+    lgs.ToolCallDelta(call_id="c1", args_delta='{"a": ', message_id="m1"),
+    lgs.ToolCallReady(call_id="c1", name="add", args={"a": 1}, message_id="m1"),
+    lgs.ToolCallInvalid(call_id="c1", name="add", raw_args="{", error="bad JSON"),
+    lgs.StateSnapshot(data={"a": 1}),
+    lgs.StatePatch(ops=({"op": "replace", "path": "/a", "value": 2},)),
 ]
 
 
@@ -94,7 +103,9 @@ def test_match_narrows_events() -> None:
                 seen.append(f"ask:{question}")
             case lgs.RunFailed(error=ValueError() as error):
                 seen.append(f"failed:{error}")
-    assert seen == ["token:Hi", "ask:name?", "failed:nope"]
+            case lgs.ToolCallReady(name=name, args=args):
+                seen.append(f"call:{name}{args}")
+    assert seen == ["token:Hi", "ask:name?", "failed:nope", "call:add{'a': 1}"]
 
 
 class Colour(enum.Enum):

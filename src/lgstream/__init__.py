@@ -33,12 +33,21 @@ from ._events import EventKind as EventKind
 from ._events import Interrupt as Interrupt
 from ._events import JSONValue as JSONValue
 from ._events import Message as Message
+from ._events import MessageDone as MessageDone
+from ._events import MessageStart as MessageStart
+from ._events import Reasoning as Reasoning
 from ._events import RunFailed as RunFailed
 from ._events import RunFinished as RunFinished
 from ._events import RunStarted as RunStarted
+from ._events import StatePatch as StatePatch
+from ._events import StateSnapshot as StateSnapshot
 from ._events import TaskResult as TaskResult
 from ._events import TaskStart as TaskStart
 from ._events import Token as Token
+from ._events import ToolCallDelta as ToolCallDelta
+from ._events import ToolCallInvalid as ToolCallInvalid
+from ._events import ToolCallReady as ToolCallReady
+from ._events import ToolCallStart as ToolCallStart
 from ._events import ToolError as ToolError
 from ._events import ToolOutputDelta as ToolOutputDelta
 from ._events import ToolResult as ToolResult
@@ -78,18 +87,27 @@ __all__ = [
     "LgstreamError",
     "MalformedPartError",
     "Message",
+    "MessageDone",
+    "MessageStart",
     "Normaliser",
     "NotAGraphError",
     "Operator",
+    "Reasoning",
     "RunFailed",
     "RunFinished",
     "RunStarted",
+    "StatePatch",
+    "StateSnapshot",
     "StopRun",
     "StreamError",
     "StreamMode",
     "TaskResult",
     "TaskStart",
     "Token",
+    "ToolCallDelta",
+    "ToolCallInvalid",
+    "ToolCallReady",
+    "ToolCallStart",
     "ToolError",
     "ToolOutputDelta",
     "ToolResult",

@@ -42,12 +42,21 @@ __all__ = [
     "Interrupt",
     "JSONValue",
     "Message",
+    "MessageDone",
+    "MessageStart",
+    "Reasoning",
     "RunFailed",
     "RunFinished",
     "RunStarted",
+    "StatePatch",
+    "StateSnapshot",
     "TaskResult",
     "TaskStart",
     "Token",
+    "ToolCallDelta",
+    "ToolCallInvalid",
+    "ToolCallReady",
+    "ToolCallStart",
     "ToolError",
     "ToolOutputDelta",
     "ToolResult",
@@ -379,6 +388,129 @@ class RunFailed(_EventBase):
     """The exception the graph raised. Its JSON form is ``{"type", "message"}``."""
 
 
+# --- events that operators derive ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageStart(_EventBase):
+    """A new streamed message began (``join_messages()``): its first token follows."""
+
+    kind: ClassVar[Literal["message_start"]] = "message_start"
+    message_id: str
+    r"""The message's id; its ``Token``\ s and ``MessageDone`` carry the same one."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDone(_EventBase):
+    """A streamed message is complete (``join_messages()``).
+
+    ``message`` equals what langchain-core's ``add_ai_message_chunks(first, *rest)``
+    gives for the message's chunks: content, tool calls, usage, metadata and id.
+    """
+
+    kind: ClassVar[Literal["message_done"]] = "message_done"
+    message_id: str
+    """The message's id."""
+    message: AIMessageChunk
+    """The whole message, joined from its chunks."""
+    text: str
+    """The message's text (``message.text``)."""
+    reason: Literal["last_chunk", "node_update", "end_of_stream"]
+    """What ended it: the model's last chunk, the node's update, or the stream's end."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reasoning(_EventBase):
+    """A piece of a model's reasoning / thinking (``reasoning()``), kept apart from
+    the answer text that ``Token.text`` carries."""
+
+    kind: ClassVar[Literal["reasoning"]] = "reasoning"
+    message_id: str | None
+    """The message the reasoning belongs to."""
+    text: str
+    """The reasoning text of one chunk."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallStart(_EventBase):
+    """The model began a tool call (``tool_calls()``)."""
+
+    kind: ClassVar[Literal["tool_call_start"]] = "tool_call_start"
+    call_id: str
+    """The tool call's id (made up by lgstream, stable, if the provider sent none)."""
+    name: str
+    """The tool's name."""
+    message_id: str | None
+    """The message the call belongs to."""
+    index: int | None = None
+    """The provider's index for the call within its message, where it sent one."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallDelta(_EventBase):
+    """A piece of a tool call's JSON arguments as the model streams them."""
+
+    kind: ClassVar[Literal["tool_call_delta"]] = "tool_call_delta"
+    call_id: str
+    """The tool call the piece belongs to."""
+    args_delta: str
+    """The raw JSON text of this piece."""
+    message_id: str | None = None
+    """The message the call belongs to."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallReady(_EventBase):
+    """A tool call is complete and its arguments parsed."""
+
+    kind: ClassVar[Literal["tool_call_ready"]] = "tool_call_ready"
+    call_id: str
+    """The tool call's id."""
+    name: str
+    """The tool's name."""
+    args: dict[str, Any]
+    """The parsed arguments."""
+    message_id: str | None = None
+    """The message the call belongs to."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallInvalid(_EventBase):
+    """A tool call ended with arguments that are not a JSON object."""
+
+    kind: ClassVar[Literal["tool_call_invalid"]] = "tool_call_invalid"
+    call_id: str
+    """The tool call's id."""
+    name: str
+    """The tool's name (``""`` if the model never sent one)."""
+    raw_args: str
+    """The argument text as received."""
+    error: str
+    """Why it could not be parsed."""
+    message_id: str | None = None
+    """The message the call belongs to."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSnapshot(_EventBase):
+    """The whole state of one namespace, as JSON data (``diff_state()``): sent once,
+    before the first ``StatePatch`` of that namespace."""
+
+    kind: ClassVar[Literal["state_snapshot"]] = "state_snapshot"
+    data: JSONValue
+    """The state as JSON data (messages as their dicts)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatePatch(_EventBase):
+    """What changed in one namespace's state since the last snapshot or patch, as an
+    RFC 6902 JSON Patch (``diff_state()``). Apply with ``lgs.ops.apply_patch``."""
+
+    kind: ClassVar[Literal["state_patch"]] = "state_patch"
+    ops: tuple[dict[str, JSONValue], ...]
+    """The patch operations, in order."""
+
+
 Event: TypeAlias = (
     Token
     | Message
@@ -396,6 +528,15 @@ Event: TypeAlias = (
     | RunStarted
     | RunFinished
     | RunFailed
+    | MessageStart
+    | MessageDone
+    | Reasoning
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallReady
+    | ToolCallInvalid
+    | StateSnapshot
+    | StatePatch
 )
 """Any lgstream event. Narrow with ``match`` or on ``event.kind``."""
 
@@ -416,6 +557,15 @@ EventKind: TypeAlias = Literal[
     "run_started",
     "run_finished",
     "run_failed",
+    "message_start",
+    "message_done",
+    "reasoning",
+    "tool_call_start",
+    "tool_call_delta",
+    "tool_call_ready",
+    "tool_call_invalid",
+    "state_snapshot",
+    "state_patch",
 ]
 
 
