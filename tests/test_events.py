@@ -88,7 +88,7 @@ def test_messages_become_plain_dicts_that_keep_their_type() -> None:
 
 
 def test_errors_become_type_and_message() -> None:
-    failed = lgs.to_jsonable(ONE_OF_EACH[-1])
+    failed = lgs.to_jsonable(next(ev for ev in ONE_OF_EACH if isinstance(ev, lgs.RunFailed)))
     assert isinstance(failed, dict)
     assert failed["error"] == {"type": "ValueError", "message": "nope"}
 
