@@ -1,8 +1,30 @@
-"""``python -m benchmarks``: run the benchmarks (today: the overhead benchmark)."""
+"""``python -m benchmarks [NAME ...] [options]``: run the named benchmarks (all by default).
+
+Each benchmark module has a ``main(argv) -> int``; options after the names go to
+every benchmark that runs (``--runs``, ``--json``, ...; see each one's ``--help``).
+"""
 
 from __future__ import annotations
 
-from .bench_overhead import main
+import sys
+from collections.abc import Callable, Sequence
+
+from . import bench_overhead
+
+BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
+    "overhead": bench_overhead.main,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    names = [arg for arg in argv if arg in BENCHMARKS]
+    options = [arg for arg in argv if arg not in BENCHMARKS]
+    status = 0
+    for name in names or list(BENCHMARKS):
+        print(f"== {name} ==", flush=True)
+        status |= BENCHMARKS[name](options)
+    return status
+
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -48,7 +48,7 @@ class Variant:
 
     name: str
     """Row label in the table and key in the JSON."""
-    run: Callable[[], str]
+    run: Callable[[], object]
     """The timed function."""
     group: str
     """``"sync"`` or ``"async"``: which baseline the variant is also compared to."""
@@ -73,7 +73,7 @@ class Timing:
         return statistics.median(self.times)
 
 
-def check_outputs(variants: Sequence[Variant], expected: str) -> None:
+def check_outputs(variants: Sequence[Variant], expected: object) -> None:
     """Run each variant once and check it returns ``expected``.
 
     This doubles as the warm-up run (imports, caches, first-call costs).
@@ -87,7 +87,9 @@ def check_outputs(variants: Sequence[Variant], expected: str) -> None:
             raise RuntimeError(_mismatch(variant.name, got, expected))
 
 
-def _mismatch(name: str, got: str, expected: str) -> str:
+def _mismatch(name: str, got: object, expected: object) -> str:
+    if not (isinstance(got, str) and isinstance(expected, str)):
+        return f"variant {name!r} returned {got!r:.200}, expected {expected!r:.200}"
     at = next(
         (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
         min(len(got), len(expected)),
@@ -102,7 +104,7 @@ def run_interleaved(
     variants: Sequence[Variant],
     runs: int,
     *,
-    expected: str | None = None,
+    expected: object = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Timing]:
     """Time ``runs`` runs of every variant, round-robin, ``gc.collect()`` before each.
