@@ -25,6 +25,7 @@ __all__ = [
     "progress_graph",
     "subgraph_graph",
     "tool_graph",
+    "twin_subgraphs_graph",
     "two_model_graph",
 ]
 
@@ -161,4 +162,31 @@ def async_seed_graph(model: FakeChatModel) -> Graph:
     builder.add_node("generate", generate)
     builder.add_edge(START, "generate")
     builder.add_edge("generate", END)
+    return builder.compile()
+
+
+def twin_subgraphs_graph(research_model: FakeChatModel, critic_model: FakeChatModel) -> Graph:
+    """Two root nodes, ``research`` and ``critic``, run in parallel; each is a
+    subgraph with a node called ``inner`` that streams its own model (tagged with
+    the parent's name), then returns its answer as a whole message too."""
+
+    def make_sub(model: FakeChatModel, tag: str) -> Any:
+        tagged = model.with_config(tags=[tag])
+
+        def inner(state: MessagesState) -> dict[str, Any]:
+            return {"messages": [tagged.invoke(state["messages"])]}
+
+        sub = StateGraph(MessagesState)
+        sub.add_node("inner", inner)
+        sub.add_edge(START, "inner")
+        sub.add_edge("inner", END)
+        return sub.compile()
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("research", make_sub(research_model, "research"))
+    builder.add_node("critic", make_sub(critic_model, "critic"))
+    builder.add_edge(START, "research")
+    builder.add_edge(START, "critic")
+    builder.add_edge("research", END)
+    builder.add_edge("critic", END)
     return builder.compile()

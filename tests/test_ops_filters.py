@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessageChunk
 import lgstream as lgs
 from lgstream.testing import FakeChatModel
 
-from .graphs import two_model_graph
+from .graphs import twin_subgraphs_graph, two_model_graph
 
 
 def token(text: str, node: str | None) -> lgs.Token:
@@ -114,3 +114,108 @@ def test_operators_serve_async_streams() -> None:
         return await stream.pipe(lgs.ops.nodes("x"), lgs.ops.text()).text()
 
     assert asyncio.run(run()) == "ac"
+
+
+def twin_events() -> list[lgs.Event]:
+    graph = twin_subgraphs_graph(
+        FakeChatModel(script=["alpha beta gamma"], delay=0.002),
+        FakeChatModel(script=["one two three"], delay=0.002),
+    )
+    inp = {"messages": [("user", "go")]}
+    return lgs.stream(graph, inp, modes=["messages", "updates"], subgraphs=True).collect()
+
+
+def texts(events: list[lgs.Event]) -> str:
+    return "".join(ev.text for ev in events if isinstance(ev, lgs.Token))
+
+
+def test_node_paths_never_leak_between_same_named_nodes() -> None:
+    events = twin_events()
+    inner_tokens = [ev for ev in events if isinstance(ev, lgs.Token)]
+    assert {ev.node for ev in inner_tokens} == {"inner"}  # the name alone is ambiguous
+    assert {lgs.ops.node_path(ev) for ev in inner_tokens} == {
+        ("research", "inner"),
+        ("critic", "inner"),
+    }
+
+    def only(*names: str) -> list[lgs.Event]:
+        return list(lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.nodes(*names))
+
+    assert texts(only("research/inner")) == "alpha beta gamma"
+    assert texts(only("critic/inner")) == "one two three"
+    assert texts(only("research")) == "alpha beta gamma"  # everything inside the subgraph
+    assert only("inner") == []  # not a root node: no guessing which one
+    research = only("research")
+    assert {lgs.ops.node_path(ev)[0] for ev in research} == {"research"}
+    # the parent's own update passes too, the other parent's never
+    assert [ev.node for ev in research if isinstance(ev, lgs.Update)] == ["inner", "research"]
+    rest = list(lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.exclude_nodes("research"))
+    assert texts(rest) == "one two three"
+    assert len(rest) + len(research) == len(events)
+
+
+def test_whole_messages_are_filtered_by_node_too() -> None:
+    graph = twin_subgraphs_graph(FakeChatModel(script=["alpha"]), FakeChatModel(script=["one"]))
+    inp = {"messages": [("user", "go")]}
+    # without subgraphs, the parents' outputs arrive as whole messages
+    events = lgs.stream(graph, inp, modes=["messages"]).collect()
+    messages = [ev for ev in events if isinstance(ev, lgs.Message)]
+    assert {ev.node for ev in messages} == {"research", "critic"}
+    kept = list(lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.nodes("critic"))
+    assert [ev.message.text for ev in kept if isinstance(ev, lgs.Message)] == ["one"]
+
+
+def test_namespaces_select_subgraphs_at_any_depth() -> None:
+    events = twin_events()
+
+    def select(prefix: str, depth: int | None) -> set[tuple[str, ...]]:
+        stream = lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.namespaces(prefix, depth=depth)
+        return {lgs.ops.node_path(ev) for ev in stream}
+
+    assert select("critic", None) == {("critic", "inner")}
+    assert select("critic", 0) == {("critic", "inner")}
+    assert select("", 0) == {(), ("research",), ("critic",)}  # root only: lifecycle + updates
+    assert ("research", "inner") in select("", None)
+    assert select("nowhere", None) == set()
+
+
+def test_tags_select_model_calls() -> None:
+    events = twin_events()
+    kept = list(lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.tags("critic"))
+    assert kept
+    assert all(isinstance(ev, lgs.Token) for ev in kept)
+    assert texts(kept) == "one two three"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: lgs.ops.nodes("a:123"), "no task ids"),
+        (lambda: lgs.ops.nodes("a//b"), "path of node names"),
+        (lambda: lgs.ops.namespaces("a", depth=-1), "depth=None or a whole number"),
+        (lambda: lgs.ops.namespaces("a:1"), "without task ids"),
+        (lambda: lgs.ops.tags(), "one or more tag strings"),
+    ],
+)
+def test_path_filter_usage_errors(make: object, message: str) -> None:
+    assert callable(make)
+    with pytest.raises(lgs.UsageError, match=message):
+        make()
+
+
+ns_segments = st.sampled_from(["a:1", "b:2", "a:3"])
+path_events = st.lists(
+    st.builds(
+        lambda ns, node: lgs.Custom(ns=tuple(ns), node=node, data=0),
+        st.lists(ns_segments, max_size=3),
+        st.sampled_from(["a", "b", "c", None]),
+    ),
+    max_size=15,
+)
+
+
+@given(path_events, st.sampled_from(["a", "b", "a/b", "a/a", "b/c", "a/a/a"]))
+def test_nodes_keeps_exactly_the_events_under_the_path(events: list[lgs.Event], name: str) -> None:
+    pattern = tuple(name.split("/"))
+    kept = list(lgs.EventStream[lgs.Event](iter(events)) | lgs.ops.nodes(name))
+    assert kept == [ev for ev in events if lgs.ops.node_path(ev)[: len(pattern)] == pattern]

@@ -9,9 +9,23 @@ Each works on sync and async streams alike::
 from ._filters import Filter as Filter
 from ._filters import exclude_nodes as exclude_nodes
 from ._filters import kinds as kinds
+from ._filters import namespaces as namespaces
+from ._filters import node_path as node_path
 from ._filters import nodes as nodes
+from ._filters import tags as tags
 from ._filters import where as where
 from ._text import TextDeltas as TextDeltas
 from ._text import text as text
 
-__all__ = ["Filter", "TextDeltas", "exclude_nodes", "kinds", "nodes", "text", "where"]
+__all__ = [
+    "Filter",
+    "TextDeltas",
+    "exclude_nodes",
+    "kinds",
+    "namespaces",
+    "node_path",
+    "nodes",
+    "tags",
+    "text",
+    "where",
+]
