@@ -193,7 +193,10 @@ class Normaliser:
 
     __slots__ = (
         "_emit",
+        "_emit_messages",
         "_handlers",
+        "_last_info",
+        "_last_meta",
         "_mode",
         "_revive",
         "_seen_interrupts",
@@ -209,6 +212,9 @@ class Normaliser:
         revive: bool = False,
     ) -> None:
         self._emit = frozenset(emit)
+        self._emit_messages = "messages" in self._emit
+        self._last_meta: Any = None
+        self._last_info: tuple[str | None, int | None, tuple[str, ...]] = (None, None, ())
         self._mode = mode
         self._revive = revive
         self._seen_interrupts: set[str | int] = set()
@@ -270,8 +276,20 @@ class Normaliser:
 
     # --- one handler per mode -----------------------------------------------------
 
+    def _call_info(self, meta: Any) -> tuple[str | None, int | None, tuple[str, ...]]:
+        """Node, step and tags of a model call. LangGraph shares one metadata dict
+        between all chunks of a call, so they are read once per call, not per chunk."""
+        if meta is self._last_meta:
+            return self._last_info
+        if not meta:
+            meta = {}
+        tags = meta.get("tags")
+        info = (meta.get("langgraph_node"), meta.get("langgraph_step"), tuple(tags) if tags else ())
+        self._last_meta, self._last_info = meta, info
+        return info
+
     def _messages(self, ns: tuple[str, ...], data: Any, part: Any) -> list[Event]:
-        if "messages" not in self._emit:
+        if not self._emit_messages:
             return []
         try:
             msg, meta = data
@@ -284,31 +302,21 @@ class Normaliser:
                 msg = revive_message(msg)
             else:
                 raise MalformedPartError(data, "messages data holds no message")
-        meta = meta or {}
-        tags = meta.get("tags")
+        node, step, tags = self._call_info(meta)
+        metadata = meta or {}
         if isinstance(msg, AIMessageChunk):
             content = msg.content
-            return [
-                new_token(
-                    ns,
-                    meta.get("langgraph_node"),
-                    content if type(content) is str else msg.text,
-                    msg.id,
-                    msg,
-                    meta.get("langgraph_step"),
-                    tuple(tags) if tags else (),
-                    meta,
-                )
-            ]
+            text = content if type(content) is str else msg.text
+            return [new_token(ns, node, text, msg.id, msg, step, tags, metadata)]
         return [
             Message(
                 ns=ns,
-                node=meta.get("langgraph_node"),
+                node=node,
                 message=msg,
                 message_id=msg.id,
-                step=meta.get("langgraph_step"),
-                tags=tuple(tags) if tags else (),
-                metadata=meta,
+                step=step,
+                tags=tags,
+                metadata=metadata,
             )
         ]
 
@@ -688,19 +696,6 @@ def astream(
 # --- from_parts() / afrom_parts() -------------------------------------------------------
 
 
-def _part_events(parts: Iterable[Any], normaliser: Normaliser) -> Iterator[Event]:
-    feed = normaliser.feed
-    for part in parts:
-        yield from feed(part)
-
-
-async def _apart_events(parts: AsyncIterable[Any], normaliser: Normaliser) -> AsyncIterator[Event]:
-    feed = normaliser.feed
-    async for part in parts:
-        for event in feed(part):
-            yield event
-
-
 def _parts_normaliser(
     mode: str | None, modes: str | Iterable[str] | None, revive: bool
 ) -> Normaliser:
@@ -733,8 +728,10 @@ def from_parts(
 
     No lifecycle events are added: the parts are not a run lgstream started.
     """
+    # The normaliser is an operator: as the first one of the stream, it runs in the
+    # same fused loop as whatever is piped after it.
     normaliser = _parts_normaliser(mode, modes, revive_messages)
-    return EventStream(_part_events(parts, normaliser))
+    return EventStream(iter(parts), _ops=(normaliser,))
 
 
 def afrom_parts(
@@ -746,4 +743,4 @@ def afrom_parts(
 ) -> AsyncEventStream[Event]:
     """The async twin of ``from_parts``."""
     normaliser = _parts_normaliser(mode, modes, revive_messages)
-    return AsyncEventStream(_apart_events(parts, normaliser))
+    return AsyncEventStream(aiter(parts), _ops=(normaliser,))
