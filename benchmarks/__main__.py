@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from . import bench_join, bench_overhead
+from . import bench_diff, bench_join, bench_overhead
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": bench_overhead.main,
     "join": bench_join.main,
+    "diff": bench_diff.main,
 }
 
 

@@ -278,3 +278,22 @@ def test_dedupe_on_a_real_graph() -> None:
     assert [ev for ev in out if isinstance(ev, lgs.Message)] == [
         ev for ev in events if isinstance(ev, lgs.Message)
     ]
+
+
+def test_a_parent_update_ends_the_messages_of_its_subgraph() -> None:
+    inner = ("research:t1",)
+    events: list[lgs.Event] = [
+        token(AIMessageChunk(content="x", id="m"), node="inner", ns=inner),
+        lgs.Update(node="inner", ns=("other:t2",), data={}),  # another subgraph's node
+        lgs.Update(node="write", data={}),  # another root node
+        lgs.Update(node="research", data={}),  # the parent returned
+    ]
+    out = run(events, lgs.ops.join_messages())
+    assert [ev.kind for ev in out] == [
+        "message_start",
+        "token",
+        "update",
+        "update",
+        "message_done",
+        "update",
+    ]

@@ -58,6 +58,7 @@ from ._events import to_jsonable as to_jsonable
 from ._pipeline import AsyncEventStream as AsyncEventStream
 from ._pipeline import EventStream as EventStream
 from ._pipeline import Operator as Operator
+from ._pipeline import TimedOperator as TimedOperator
 from ._sources import DEFAULT_MODES as DEFAULT_MODES
 from ._sources import STREAM_MODES as STREAM_MODES
 from ._sources import GraphLike as GraphLike
@@ -103,6 +104,7 @@ __all__ = [
     "StreamMode",
     "TaskResult",
     "TaskStart",
+    "TimedOperator",
     "Token",
     "ToolCallDelta",
     "ToolCallInvalid",

@@ -9,7 +9,9 @@ that says what was wrong and what to do about it::
     │   ├── NotAGraphError          (also TypeError)  the source cannot be streamed
     │   └── BadOperatorError        (also TypeError)  something piped that is no operator
     └── StreamError                 something went wrong while events were flowing
-        └── MalformedPartError      (also ValueError) a raw part of no known shape
+        ├── MalformedPartError      (also ValueError) a raw part of no known shape
+        └── PatchError              (also ValueError) a JSON Patch that cannot be applied
+                                    (``lgstream.ops.PatchError``)
 
     StopRun (a BaseException)       not an error: the signal that stops a run whose
                                     stream was closed, like GeneratorExit

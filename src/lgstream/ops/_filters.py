@@ -57,6 +57,18 @@ def node_path(event: Event) -> tuple[str, ...]:
     return (*names, event.node) if event.node is not None else names
 
 
+def inside_node(
+    ns: tuple[str, ...], node: str | None, parent_ns: tuple[str, ...], parent: str
+) -> bool:
+    """Whether an event of ``node`` in namespace ``ns`` was produced inside node
+    ``parent`` of namespace ``parent_ns``: by that node itself, or in a subgraph it
+    runs. When ``parent`` returns (its ``Update``), whatever it streamed is over."""
+    if ns == parent_ns:
+        return node == parent
+    depth = len(parent_ns)
+    return len(ns) > depth and ns[:depth] == parent_ns and ns[depth].partition(":")[0] == parent
+
+
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 

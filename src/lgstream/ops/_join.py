@@ -18,6 +18,7 @@ from .._events import (
     Token,
     Update,
 )
+from ._filters import inside_node
 
 __all__ = ["JoinMessages", "ReasoningSplit", "join_messages", "reasoning", "reasoning_text"]
 
@@ -69,7 +70,8 @@ class JoinMessages:
             ended = [
                 key
                 for key, message in self._open.items()
-                if message.first.node == item.node and message.first.ns == item.ns
+                if item.node is not None
+                and inside_node(message.first.ns, message.first.node, item.ns, item.node)
             ]
             return (*(self._done(key, "node_update") for key in ended), item)
         if isinstance(item, RunFinished | RunFailed) and self._open:
