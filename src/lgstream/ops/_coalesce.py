@@ -275,6 +275,16 @@ class _Timed:
         out.extend(self._pending.take())
         out.append(item)
 
+    def _due(self, now: float, out: list[Any]) -> None:
+        """Append to ``out`` what is due by ``now``."""
+        raise NotImplementedError
+
+    def poll(self, now: float, /) -> Sequence[Any]:
+        """What is due by ``now``: the merged delta whose window or quiet time is over."""
+        out: list[Any] = []
+        self._due(now, out)
+        return out
+
 
 class Throttle(_Timed):
     """At most one text delta per interval, the first at once; see ``throttle()``."""
@@ -324,12 +334,6 @@ class Throttle(_Timed):
             pending.add(item, key, 0)
         return out
 
-    def poll(self, now: float, /) -> Sequence[Any]:
-        """The merged delta held in a window that has ended by ``now``, if any."""
-        out: list[Any] = []
-        self._due(now, out)
-        return out
-
     def deadline(self) -> float | None:
         """When the current window ends, if a delta is held for it; else None."""
         return self._window_end if self._pending.items else None
@@ -375,12 +379,6 @@ class Debounce(_Timed):
                 out.extend(pending.take())
             pending.add(item, key, 0)
             self._last = now
-        return out
-
-    def poll(self, now: float, /) -> Sequence[Any]:
-        """The merged delta, if no delta arrived for ``interval`` seconds by ``now``."""
-        out: list[Any] = []
-        self._due(now, out)
         return out
 
     def deadline(self) -> float | None:
