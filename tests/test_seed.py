@@ -57,14 +57,10 @@ def test_the_demo_command_prints_streamed_tokens() -> None:
     assert proc.stderr == ""
 
 
-def _ollama_host() -> str:
-    host = os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")
-    return host if "://" in host else f"http://{host}"
-
-
 def _ollama_answers() -> bool:
     try:
-        with urllib.request.urlopen(f"{_ollama_host()}/api/version", timeout=1) as response:
+        url = lgs.backends.ollama_url()
+        with urllib.request.urlopen(f"{url}/api/version", timeout=1) as response:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
@@ -73,10 +69,8 @@ def _ollama_answers() -> bool:
 @pytest.mark.live_ollama
 @pytest.mark.skipif(not _ollama_answers(), reason="no Ollama answers at OLLAMA_HOST")
 def test_seed_on_a_real_ollama() -> None:  # pragma: no cover - needs a real server
-    from langchain_ollama import ChatOllama
-
     model_name = os.environ.get("LGSTREAM_OLLAMA_MODEL", "llama3.2")
-    graph = build_seed_graph(ChatOllama(model=model_name, base_url=_ollama_host()))
+    graph = build_seed_graph(lgs.backends.resolve(f"ollama:{model_name}", check=True))
     events = lgs.stream(graph, {"question": "Say hello in three words."}, modes=["messages"])
     pieces = list(events | lgs.ops.nodes("generate") | lgs.ops.text())
     assert len(pieces) > 1

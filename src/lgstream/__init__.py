@@ -17,6 +17,8 @@ Quick start::
         print(text, end="|")
 """
 
+from . import backends as backends
+from . import graphs as graphs
 from . import ops as ops
 from ._errors import BadOperatorError as BadOperatorError
 from ._errors import LgstreamError as LgstreamError

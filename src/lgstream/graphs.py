@@ -1,0 +1,110 @@
+"""Small typed graph builders, each one model spec away from streaming.
+
+Every builder takes a backend spec (``"ollama:llama3.2"``, ``"fake"``) or a
+LangChain chat model, an optional checkpointer and a name, and returns a
+compiled graph:
+
+- ``qa(model)``: START -> ``generate`` -> END over ``{"question", "answer"}``;
+- ``chat(model, system=None)``: ``MessagesState`` with one ``model`` node;
+- ``agent(model, tools)``: ``agent`` <-> ``tools`` (a ``ToolNode``) until the
+  model answers without calling a tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypeAlias, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Checkpointer
+
+from .backends import resolve
+
+__all__ = ["ChatState", "ModelLike", "QAState", "agent", "chat", "qa"]
+
+ModelLike: TypeAlias = str | BaseChatModel
+"""A backend spec such as ``"ollama:llama3.2"`` or a LangChain chat model."""
+
+
+class QAState(TypedDict):
+    """The ``qa`` graph's state: one channel per key."""
+
+    question: str
+    answer: NotRequired[str]
+
+
+class ChatState(MessagesState):
+    """The ``chat`` and ``agent`` graphs' state: the conversation."""
+
+
+def qa(
+    model: ModelLike,
+    *,
+    checkpointer: Checkpointer = None,
+    name: str = "qa",
+) -> CompiledStateGraph[QAState, None, QAState, QAState]:
+    """START -> ``generate`` -> END: ``generate`` asks the model the question with
+    ``invoke()``; stream it with ``messages`` mode to see the answer token by token."""
+    llm = resolve(model)
+
+    def generate(state: QAState) -> dict[str, Any]:
+        reply = llm.invoke([HumanMessage(state["question"])])
+        return {"answer": reply.text}
+
+    builder = StateGraph(QAState)
+    builder.add_node("generate", generate)
+    builder.add_edge(START, "generate")
+    builder.add_edge("generate", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
+
+
+def chat(
+    model: ModelLike,
+    *,
+    system: str | None = None,
+    checkpointer: Checkpointer = None,
+    name: str = "chat",
+) -> CompiledStateGraph[ChatState, None, ChatState, ChatState]:
+    """One ``model`` node over the conversation, with an optional system prompt.
+    With a checkpointer, each call on the same thread continues the conversation."""
+    llm = resolve(model)
+    prefix = [SystemMessage(system)] if system else []
+
+    def respond(state: ChatState) -> dict[str, Any]:
+        return {"messages": [llm.invoke([*prefix, *state["messages"]])]}
+
+    builder = StateGraph(ChatState)
+    builder.add_node("model", respond)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
+
+
+def agent(
+    model: ModelLike,
+    tools: Sequence[BaseTool | Any],
+    *,
+    system: str | None = None,
+    checkpointer: Checkpointer = None,
+    name: str = "agent",
+) -> CompiledStateGraph[ChatState, None, ChatState, ChatState]:
+    """The tool loop: ``agent`` calls the model with the tools bound; while its
+    answer calls tools, ``tools`` (a ``ToolNode``) runs them and hands back."""
+    llm = resolve(model).bind_tools(list(tools))
+    prefix = [SystemMessage(system)] if system else []
+
+    def call_model(state: ChatState) -> dict[str, Any]:
+        return {"messages": [llm.invoke([*prefix, *state["messages"]])]}
+
+    builder = StateGraph(ChatState)
+    builder.add_node("agent", call_model)
+    builder.add_node("tools", ToolNode(list(tools)))
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
+    builder.add_edge("tools", "agent")
+    return builder.compile(checkpointer=checkpointer, name=name)

@@ -1,0 +1,38 @@
+"""lgstream.graphs: the builders stream as they should, from a spec or a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, SystemMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+import lgstream as lgs
+from lgstream.testing import FakeChatModel
+
+
+def test_qa_from_a_spec_streams_the_generate_node() -> None:
+    graph = lgs.graphs.qa("fake:Split it into steps.")
+    events = lgs.stream(graph, {"question": "How?"})
+    assert "".join(events | lgs.ops.nodes("generate") | lgs.ops.text()) == "Split it into steps."
+    assert graph.name == "qa"
+    assert graph.invoke({"question": "again"}) == {
+        "question": "again",
+        "answer": "Split it into steps.",
+    }
+
+
+def test_chat_keeps_the_conversation_on_a_thread() -> None:
+    model = FakeChatModel(script=["Hello!", "Still here."])
+    graph = lgs.graphs.chat(model, system="Be brief.", checkpointer=InMemorySaver(), name="bot")
+    config: Any = {"configurable": {"thread_id": "t"}}
+    first = lgs.stream(graph, {"messages": [("user", "hi")]}, config=config).text()
+    second = lgs.stream(graph, {"messages": [("user", "still?")]}, config=config).text()
+    assert (first, second) == ("Hello!", "Still here.")
+    # the system prompt leads every call; the second call saw the whole conversation
+    assert isinstance(model.calls[1][0], SystemMessage)
+    assert [m.text for m in model.calls[1][1:]] == ["hi", "Hello!", "still?"]
+    state = graph.get_state(config).values
+    assert [m.type for m in state["messages"]] == ["human", "ai", "human", "ai"]
+    assert isinstance(state["messages"][-1], AIMessage)
+    assert graph.name == "bot"
