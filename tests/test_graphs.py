@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -36,3 +37,14 @@ def test_chat_keeps_the_conversation_on_a_thread() -> None:
     assert [m.type for m in state["messages"]] == ["human", "ai", "human", "ai"]
     assert isinstance(state["messages"][-1], AIMessage)
     assert graph.name == "bot"
+
+
+def test_configured_models_are_accepted_and_bad_ones_named() -> None:
+    model = FakeChatModel(script=["tagged answer"]).with_config(tags=["answer"])
+    graph = lgs.graphs.qa(model)
+    tagged = lgs.stream(graph, {"question": "q"}) | lgs.ops.tags("answer") | lgs.ops.text()
+    assert "".join(tagged) == "tagged answer"
+    with pytest.raises(lgs.UsageError, match="got int"):
+        lgs.graphs.chat(3)  # type: ignore[arg-type]
+    with pytest.raises(lgs.UsageError, match="binds the tools itself"):
+        lgs.graphs.agent(model, [])

@@ -15,20 +15,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypeAlias, TypedDict
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Checkpointer
 
+from ._errors import UsageError
 from .backends import resolve
 
 __all__ = ["ChatState", "ModelLike", "QAState", "agent", "chat", "qa"]
 
-ModelLike: TypeAlias = str | BaseChatModel
-"""A backend spec such as ``"ollama:llama3.2"`` or a LangChain chat model."""
+ModelLike: TypeAlias = "str | BaseChatModel | Runnable[LanguageModelInput, BaseMessage]"
+"""A backend spec such as ``"ollama:llama3.2"``, a LangChain chat model, or a
+configured one (``model.bind(...)``, ``model.with_config(...)``)."""
+
+
+def _model(model: ModelLike) -> Runnable[LanguageModelInput, BaseMessage]:
+    if isinstance(model, str | BaseChatModel):
+        return resolve(model)
+    if isinstance(model, Runnable):
+        return model
+    raise UsageError(
+        f"a graph's model is a spec such as 'ollama:llama3.2' or a LangChain chat model,"
+        f" got {type(model).__name__}"
+    )
 
 
 class QAState(TypedDict):
@@ -50,7 +64,7 @@ def qa(
 ) -> CompiledStateGraph[QAState, None, QAState, QAState]:
     """START -> ``generate`` -> END: ``generate`` asks the model the question with
     ``invoke()``; stream it with ``messages`` mode to see the answer token by token."""
-    llm = resolve(model)
+    llm = _model(model)
 
     def generate(state: QAState) -> dict[str, Any]:
         reply = llm.invoke([HumanMessage(state["question"])])
@@ -72,7 +86,7 @@ def chat(
 ) -> CompiledStateGraph[ChatState, None, ChatState, ChatState]:
     """One ``model`` node over the conversation, with an optional system prompt.
     With a checkpointer, each call on the same thread continues the conversation."""
-    llm = resolve(model)
+    llm = _model(model)
     prefix = [SystemMessage(system)] if system else []
 
     def respond(state: ChatState) -> dict[str, Any]:
@@ -95,7 +109,13 @@ def agent(
 ) -> CompiledStateGraph[ChatState, None, ChatState, ChatState]:
     """The tool loop: ``agent`` calls the model with the tools bound; while its
     answer calls tools, ``tools`` (a ``ToolNode``) runs them and hands back."""
-    llm = resolve(model).bind_tools(list(tools))
+    base = _model(model)
+    if not isinstance(base, BaseChatModel):
+        raise UsageError(
+            "agent() binds the tools itself: give it a spec or a chat model, not a"
+            f" configured runnable ({type(base).__name__})"
+        )
+    llm = base.bind_tools(list(tools))
     prefix = [SystemMessage(system)] if system else []
 
     def call_model(state: ChatState) -> dict[str, Any]:
