@@ -48,3 +48,34 @@ def test_configured_models_are_accepted_and_bad_ones_named() -> None:
         lgs.graphs.chat(3)  # type: ignore[arg-type]
     with pytest.raises(lgs.UsageError, match="binds the tools itself"):
         lgs.graphs.agent(model, [])
+
+
+def test_agent_runs_tools_until_the_model_answers() -> None:
+    from langchain_core.tools import tool
+
+    from lgstream.testing import Reply
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    model = FakeChatModel(
+        script=[
+            Reply(tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "call-1"}]),
+            "2 + 3 is 5.",
+        ]
+    )
+    graph = lgs.graphs.agent(model, [add], system="Use tools.")
+    events = (
+        lgs.stream(graph, {"messages": [("user", "2 + 3?")]}, modes=["messages", "updates"])
+        | lgs.ops.tool_calls()
+    ).collect()
+    ready = [ev for ev in events if isinstance(ev, lgs.ToolCallReady)]
+    assert [(ev.name, ev.args) for ev in ready] == [("add", {"a": 2, "b": 3})]
+    assert [ev.node for ev in events if isinstance(ev, lgs.Update)] == ["agent", "tools", "agent"]
+    final = events[-1]
+    assert isinstance(final, lgs.RunFinished)
+    assert final.output["messages"][-1].text == "2 + 3 is 5."
+    assert [m.type for m in final.output["messages"]] == ["human", "ai", "tool", "ai"]
+    assert model.bound_tools[0] == ["add"]

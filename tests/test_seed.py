@@ -66,7 +66,7 @@ def _ollama_answers() -> bool:
         return False
 
 
-@pytest.mark.live_ollama
+@pytest.mark.live
 @pytest.mark.skipif(not _ollama_answers(), reason="no Ollama answers at OLLAMA_HOST")
 def test_seed_on_a_real_ollama() -> None:  # pragma: no cover - needs a real server
     model_name = os.environ.get("LGSTREAM_OLLAMA_MODEL", "llama3.2")

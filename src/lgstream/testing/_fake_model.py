@@ -1,29 +1,68 @@
-"""A scripted chat model that really streams, for tests and the offline demo."""
+"""A scripted chat model that really streams, for tests and the offline demo.
+
+A script reply becomes a list of ``AIMessageChunk`` once, when the model is
+called; ``_stream`` / ``_astream`` then only wrap and yield them, and
+``_generate`` joins the same list with ``add_ai_message_chunks``, so the
+streaming and the non-streaming paths always agree on the final message.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias, TypeVar
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    message_chunk_to_message,
+)
+from langchain_core.messages.ai import UsageMetadata, add_ai_message_chunks
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr
+from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, PydanticUserError, TypeAdapter
 
 from .._errors import UsageError
 
-__all__ = ["FakeChatModel", "ScriptExhaustedError", "split_tokens"]
+__all__ = [
+    "FakeChatModel",
+    "FakeModelError",
+    "ReasoningStyle",
+    "Reply",
+    "ScriptExhaustedError",
+    "ScriptReply",
+    "ToolCallStyle",
+    "split_tokens",
+]
 
-Reply = str | AIMessage
-Script = Sequence[Reply] | Callable[[list[BaseMessage]], Reply]
 Split = Literal["words", "chars"]
+ReasoningStyle = Literal["ollama", "blocks"]
+"""Where reasoning goes: ``"ollama"`` puts each piece in
+``additional_kwargs["reasoning_content"]``; ``"blocks"`` makes every chunk's
+content a list of langchain-core standard content blocks."""
+ToolCallStyle = Literal["indexed", "parallel", "whole"]
+"""How tool calls stream: ``"indexed"`` (JSON argument fragments with ``index=i``,
+one call after the other, OpenAI's shape), ``"parallel"`` (the same fragments
+interleaved round-robin across calls) or ``"whole"`` (each call in one chunk with
+``index=None``, Ollama's shape)."""
 
 _WORDS = re.compile(r"\s*\S+|\s+")
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class ScriptExhaustedError(UsageError, LookupError):
@@ -34,6 +73,15 @@ class ScriptExhaustedError(UsageError, LookupError):
             f"FakeChatModel was called {calls} times but its script has {replies}"
             " replies; add replies, pass a function as the script, or set cycle=True."
         )
+
+
+class FakeModelError(RuntimeError):
+    """The failure a :class:`Reply` with ``fail_after`` scripts: a provider that
+    dies in the middle of a stream."""
+
+    def __init__(self, chunks: int) -> None:
+        super().__init__(f"FakeChatModel failed on purpose after {chunks} chunks (fail_after)")
+        self.chunks = chunks
 
 
 def split_tokens(text: str, split: Split = "words") -> list[str]:
@@ -47,30 +95,217 @@ def split_tokens(text: str, split: Split = "words") -> list[str]:
     return _WORDS.findall(text)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """One scripted reply with everything a real provider can stream.
+
+    The chunks come in this order: reasoning, text, tool calls; the last chunk
+    carries the usage and the response metadata.
+    """
+
+    text: str | Sequence[str] = ""
+    """The answer: a string, cut into tokens by the model's ``split``, or a list
+    of strings streamed as exactly those chunks."""
+    reasoning: str | Sequence[str] = ""
+    """Thinking streamed before the text; a string or explicit chunks, like ``text``."""
+    tool_calls: Sequence[Mapping[str, Any]] = ()
+    """Tool calls as ``{"name": ..., "args": {...}, "id": ...}`` dicts (a
+    langchain-core ``ToolCall`` fits); a missing id becomes
+    ``"call_<call number>_<position>"``."""
+    usage: UsageMetadata | None = None
+    """Token usage on the last chunk; ``None`` computes it: input tokens are the
+    whitespace-separated words of the input messages, output tokens the chunks."""
+    response_metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Provider metadata (``finish_reason``, ``model_name``, ...) on the last chunk."""
+    fail_after: int | None = None
+    """Stream this many chunks, then raise :class:`FakeModelError` (the
+    non-streaming path raises at once)."""
+    id: str | None = None
+    """The message id on every chunk; ``None`` lets LangChain assign a run id."""
+    reasoning_style: ReasoningStyle | None = None
+    """Overrides the model's ``reasoning_style`` for this reply."""
+    tool_call_style: ToolCallStyle | None = None
+    """Overrides the model's ``tool_call_style`` for this reply."""
+
+
+ScriptReply: TypeAlias = str | AIMessage | Reply
+"""Anything a script can answer with."""
+Script: TypeAlias = Sequence[ScriptReply] | Callable[[list[BaseMessage]], ScriptReply]
+
+
+def _as_reply(reply: ScriptReply) -> Reply:
+    if isinstance(reply, Reply):
+        return reply
+    if isinstance(reply, str):
+        return Reply(text=reply)
+    if not isinstance(reply, AIMessage):
+        raise TypeError(
+            f"a FakeChatModel script reply must be a str, an AIMessage or a Reply,"
+            f" not {type(reply).__name__}"
+        )
+    reasoning = reply.additional_kwargs.get("reasoning_content", "")
+    return Reply(
+        text=reply.content if isinstance(reply.content, str) else reply.text,
+        reasoning=reasoning if isinstance(reasoning, str) else "",
+        tool_calls=reply.tool_calls,
+        usage=reply.usage_metadata,
+        response_metadata=reply.response_metadata,
+        id=reply.id,
+    )
+
+
+def _pieces(value: str | Sequence[str], split: Split) -> Sequence[str]:
+    if isinstance(value, str):
+        return split_tokens(value, split)
+    return value
+
+
+def _tool_calls(reply: Reply, call_no: int) -> list[tuple[str, str, str]]:
+    calls = []
+    for position, call in enumerate(reply.tool_calls):
+        if "name" not in call or not isinstance(call.get("args", {}), Mapping):
+            raise TypeError(
+                f"a scripted tool call needs a 'name' and a dict of 'args', got {call!r}"
+            )
+        call_id = call.get("id") or f"call_{call_no}_{position}"
+        calls.append((str(call["name"]), json.dumps(call.get("args", {})), call_id))
+    return calls
+
+
+def _input_tokens(messages: Sequence[BaseMessage]) -> int:
+    return sum(len(message.text.split()) for message in messages)
+
+
+# Building a chunk is the per-token cost that matters: pydantic validation of an
+# AIMessageChunk and a ChatGenerationChunk takes ~6 us, more than LangChain's
+# own per-chunk work. Text chunks are all alike, so they are made the way
+# pydantic's own ``BaseModel.__copy__`` makes a copy (a new instance over a
+# copied ``__dict__``), from a validated template, with fresh containers so
+# that no two chunks share a mutable dict or list.
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _copy_with(template: _M, updates: dict[str, Any]) -> _M:
+    copy = _new(type(template))
+    values = template.__dict__.copy()
+    values.update(updates)
+    _set(copy, "__dict__", values)
+    _set(copy, "__pydantic_fields_set__", set(template.__pydantic_fields_set__))
+    extra = template.__pydantic_extra__
+    _set(copy, "__pydantic_extra__", None if extra is None else dict(extra))
+    _set(copy, "__pydantic_private__", template.__pydantic_private__)
+    return copy
+
+
+_GENERATION = ChatGenerationChunk(message=AIMessageChunk(content=""))
+
+
+def _generation(message: AIMessageChunk) -> ChatGenerationChunk:
+    content = message.content
+    if isinstance(content, str):  # what ChatGenerationChunk's validator would compute
+        return _copy_with(_GENERATION, {"message": message, "text": content})
+    return ChatGenerationChunk(message=message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A reply cut into pieces, once per call; chunks are made from it lazily."""
+
+    reasoning: Sequence[str]
+    text: Sequence[str]
+    tools: list[AIMessageChunk]
+    blocks: bool
+    id: str | None
+    usage: UsageMetadata
+    response_metadata: Mapping[str, Any]
+    fail_after: int | None
+
+    @property
+    def size(self) -> int:
+        """How many chunks the reply makes."""
+        return max(1, len(self.reasoning) + len(self.text) + len(self.tools))
+
+    def chunks(self) -> Iterator[AIMessageChunk]:
+        """The reply's chunks; the last one carries usage and response metadata."""
+        remaining = self.size
+        for chunk in self._parts():
+            remaining -= 1
+            if not remaining:
+                chunk.usage_metadata = self.usage
+                if self.response_metadata:
+                    chunk.response_metadata = dict(self.response_metadata)
+            yield chunk
+
+    def _parts(self) -> Iterator[AIMessageChunk]:
+        rid = self.id
+        if self.blocks:
+            # An "index" per block lets add_ai_message_chunks merge the pieces
+            # into one reasoning block and one text block.
+            for piece in self.reasoning:
+                block = {"type": "reasoning", "reasoning": piece, "index": 0}
+                yield AIMessageChunk(content=[block], id=rid)
+            text_index = 1 if self.reasoning else 0
+            for piece in self.text:
+                block = {"type": "text", "text": piece, "index": text_index}
+                yield AIMessageChunk(content=[block], id=rid)
+        else:
+            template = AIMessageChunk(content="", id=rid)
+            for piece in self.reasoning:
+                yield _copy_with(template, _fresh("", {"reasoning_content": piece}))
+            for piece in self.text:
+                yield _copy_with(template, _fresh(piece, {}))
+        yield from self.tools
+        if not (self.reasoning or self.text or self.tools):
+            yield AIMessageChunk(content=[] if self.blocks else "", id=rid)
+
+
+def _fresh(content: str, additional_kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "content": content,
+        "additional_kwargs": additional_kwargs,
+        "response_metadata": {},
+        "tool_calls": [],
+        "invalid_tool_calls": [],
+        "tool_call_chunks": [],
+    }
+
+
 class FakeChatModel(BaseChatModel):
     """A chat model that answers from a script and streams it token by token.
 
     It goes through LangChain's real streaming path: inside a graph streamed
     with ``messages`` mode, a node that calls ``model.invoke()`` still yields
     one ``Token`` per piece. Construct it with keyword arguments:
-    ``FakeChatModel(script=["Hello there"], delay=0.05)``.
+    ``FakeChatModel(script=["Hello there"], delay=0.05)``. A reply can be a
+    string, an ``AIMessage`` or a :class:`Reply` (reasoning, tool calls, usage,
+    failures); ``bind_tools`` and ``with_structured_output`` work, so agents
+    and structured-output nodes run on it.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     script: Any = Field(default_factory=lambda: ["Hello from FakeChatModel."])
-    """The replies, one per call (a string or an ``AIMessage``), or a function from
-    the input messages to the reply."""
+    """The replies, one per call (a string, an ``AIMessage`` or a :class:`Reply`),
+    or a function from the input messages to the reply."""
     split: Split = "words"
-    """How to cut replies into tokens: ``"words"`` or ``"chars"``."""
+    """How to cut reply strings into tokens: ``"words"`` or ``"chars"``."""
     delay: float = 0.0
     """Seconds to wait before each token (``time.sleep`` in sync calls,
     ``asyncio.sleep`` in async ones), to look and behave like a real model."""
+    first_token_delay: float | None = None
+    """Seconds to wait before the first token instead of ``delay`` (time to first
+    token); ``None`` waits ``delay`` as before every other token."""
     cycle: bool = False
     """Start the script again when it runs out instead of raising."""
+    reasoning_style: ReasoningStyle = "ollama"
+    """How reasoning streams (see :data:`ReasoningStyle`); a :class:`Reply` may override it."""
+    tool_call_style: ToolCallStyle = "indexed"
+    """How tool calls stream (see :data:`ToolCallStyle`); a :class:`Reply` may override it."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _tools: list[list[str]] = PrivateAttr(default_factory=list)
     _streamed: int = PrivateAttr(default=0)
 
     @property
@@ -83,31 +318,96 @@ class FakeChatModel(BaseChatModel):
         return list(self._calls)
 
     @property
+    def bound_tools(self) -> list[list[str]]:
+        """The names of the tools bound (``bind_tools``) on every call so far, in
+        order; an empty list for a call without tools."""
+        return [list(names) for names in self._tools]
+
+    @property
     def tokens_streamed(self) -> int:
         """How many tokens the model has produced through its streaming path so far:
         the count to check that a closed stream stopped it."""
         return self._streamed
 
-    def _next_reply(self, messages: list[BaseMessage]) -> AIMessage:
+    # -- the script -------------------------------------------------------------
+
+    def _next_reply(self, messages: list[BaseMessage], kwargs: Mapping[str, Any]) -> _Plan:
+        tools = [_tool_name(tool) for tool in kwargs.get("tools") or ()]
         with self._lock:
             index = len(self._calls)
             self._calls.append(list(messages))
+            self._tools.append(tools)
         script = self.script
         if callable(script):
-            reply: Reply = script(messages)
+            reply: ScriptReply = script(messages)
         else:
-            replies = list(script)
-            if index >= len(replies):
+            replies = script if isinstance(script, Sequence) else list(script)
+            position = index
+            if position >= len(replies):
                 if not (self.cycle and replies):
                     raise ScriptExhaustedError(index + 1, len(replies))
-                index %= len(replies)
-            reply = replies[index]
-        return AIMessage(content=reply) if isinstance(reply, str) else reply
+                position %= len(replies)
+            reply = replies[position]
+        return self._plan(_as_reply(reply), messages, index)
 
-    def _chunks(self, reply: AIMessage) -> list[AIMessageChunk]:
-        content = reply.content if isinstance(reply.content, str) else reply.text
-        pieces = split_tokens(content, self.split) or [""]
-        return [AIMessageChunk(content=piece, id=reply.id) for piece in pieces]
+    def _plan(self, reply: Reply, messages: list[BaseMessage], call_no: int) -> _Plan:
+        blocks = (reply.reasoning_style or self.reasoning_style) == "blocks"
+        reasoning = _pieces(reply.reasoning, self.split)
+        text = _pieces(reply.text, self.split)
+        tools = self._tool_chunks(reply, call_no, reply.id, blocks)
+        outputs = max(1, len(reasoning) + len(text) + len(tools))
+        inputs = _input_tokens(messages)
+        usage = reply.usage or UsageMetadata(
+            input_tokens=inputs, output_tokens=outputs, total_tokens=inputs + outputs
+        )
+        return _Plan(
+            reasoning=reasoning,
+            text=text,
+            tools=tools,
+            blocks=blocks,
+            id=reply.id,
+            usage=usage,
+            response_metadata=reply.response_metadata,
+            fail_after=reply.fail_after,
+        )
+
+    def _tool_chunks(
+        self, reply: Reply, call_no: int, rid: str | None, blocks: bool
+    ) -> list[AIMessageChunk]:
+        calls = _tool_calls(reply, call_no)
+        if not calls:
+            return []
+        style = reply.tool_call_style or self.tool_call_style
+
+        def chunk(
+            name: str | None, args: str, call_id: str | None, index: int | None
+        ) -> AIMessageChunk:
+            return AIMessageChunk(
+                content=[] if blocks else "",
+                tool_call_chunks=[tool_call_chunk(name=name, args=args, id=call_id, index=index)],
+                id=rid,
+            )
+
+        if style == "whole":
+            return [chunk(name, args, call_id, None) for name, args, call_id in calls]
+        # Fragments cut where a streaming provider would: at the JSON's spaces.
+        fragments = [split_tokens(args) or [args] for _, args, _ in calls]
+        out: list[AIMessageChunk] = []
+        if style == "indexed":
+            for i, ((name, _, call_id), parts) in enumerate(zip(calls, fragments, strict=True)):
+                out.append(chunk(name, parts[0], call_id, i))
+                out += [chunk(None, part, None, i) for part in parts[1:]]
+            return out
+        for step in range(max(len(parts) for parts in fragments)):
+            for i, ((name, _, call_id), parts) in enumerate(zip(calls, fragments, strict=True)):
+                if step < len(parts):
+                    first = step == 0
+                    out.append(
+                        chunk(name if first else None, parts[step], call_id if first else None, i)
+                    )
+        return out
+
+    # -- LangChain's hooks --------------------------------------------------------
 
     def _stream(
         self,
@@ -116,12 +416,24 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        plan = self._next_reply(messages, kwargs)
+        chunks = plan.chunks()
+        if plan.fail_after is not None:
+            chunks = itertools.islice(chunks, plan.fail_after)
         delay = self.delay
-        for chunk in self._chunks(self._next_reply(messages)):
-            if delay:
-                time.sleep(delay)
+        wait = delay if self.first_token_delay is None else self.first_token_delay
+        streamed = 0
+        # The base class calls on_llm_new_token for each chunk; calling it here too
+        # would report every token twice.
+        for message in chunks:
+            if wait:
+                time.sleep(wait)
+            wait = delay
             self._streamed += 1
-            yield ChatGenerationChunk(message=chunk)
+            streamed += 1
+            yield _generation(message)
+        if plan.fail_after is not None:
+            raise FakeModelError(streamed)
 
     async def _astream(
         self,
@@ -130,12 +442,32 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        plan = self._next_reply(messages, kwargs)
+        chunks = plan.chunks()
+        if plan.fail_after is not None:
+            chunks = itertools.islice(chunks, plan.fail_after)
         delay = self.delay
-        for chunk in self._chunks(self._next_reply(messages)):
-            if delay:
-                await asyncio.sleep(delay)
+        wait = delay if self.first_token_delay is None else self.first_token_delay
+        streamed = 0
+        for message in chunks:
+            if wait:
+                await asyncio.sleep(wait)
+            wait = delay
             self._streamed += 1
-            yield ChatGenerationChunk(message=chunk)
+            streamed += 1
+            yield _generation(message)
+        if plan.fail_after is not None:
+            raise FakeModelError(streamed)
+
+    def _result(self, plan: _Plan) -> ChatResult:
+        if plan.fail_after is not None:
+            raise FakeModelError(0)
+        message = message_chunk_to_message(add_ai_message_chunks(*plan.chunks()))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _total_delay(self, chunks: int) -> float:
+        first = self.delay if self.first_token_delay is None else self.first_token_delay
+        return first + self.delay * (chunks - 1)
 
     def _generate(
         self,
@@ -144,5 +476,118 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._next_reply(messages)
-        return ChatResult(generations=[ChatGeneration(message=reply)])
+        plan = self._next_reply(messages, kwargs)
+        if wait := self._total_delay(plan.size):
+            time.sleep(wait)
+        return self._result(plan)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        plan = self._next_reply(messages, kwargs)
+        if wait := self._total_delay(plan.size):
+            await asyncio.sleep(wait)
+        return self._result(plan)
+
+    # -- tools and structured output ----------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools the way a real provider does, so agents and ``ToolNode``
+        loops run; the model records their names in :attr:`bound_tools`.
+
+        The script still decides what the model answers: script the tool calls
+        you want with a :class:`Reply` or an ``AIMessage``.
+
+        Args:
+            tools: Tools, functions, pydantic models or OpenAI tool dicts.
+            tool_choice: Passed through like any provider option (not enforced).
+            **kwargs: Other options bound to every call.
+
+        Returns:
+            The model with ``tools`` (as OpenAI tool dicts) bound.
+        """
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=[convert_to_openai_tool(tool) for tool in tools], **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Parse the reply's text as JSON into ``schema``.
+
+        When the reply has no text but tool calls, the first call's arguments
+        are parsed instead (how function-calling providers answer).
+
+        Args:
+            schema: A pydantic model (gives an instance), a ``TypedDict`` (gives a
+                validated dict) or a JSON-schema dict (gives the parsed dict).
+            include_raw: Return ``{"raw": message, "parsed": ..., "parsing_error": ...}``
+                instead of raising on a reply that does not parse.
+            **kwargs: Accepted for compatibility (``method``, ``strict``) and ignored.
+
+        Returns:
+            A runnable: the model, then the parser.
+        """
+        parse = _parser(schema)
+        if not include_raw:
+            return self | RunnableLambda(parse, name="parse_structured_output")
+
+        def parse_with_raw(message: BaseMessage) -> dict[str, Any]:
+            try:
+                return {"raw": message, "parsed": parse(message), "parsing_error": None}
+            except (ValueError, TypeError) as exc:
+                return {"raw": message, "parsed": None, "parsing_error": exc}
+
+        return self | RunnableLambda(parse_with_raw, name="parse_structured_output")
+
+
+def _tool_name(tool: Any) -> str:
+    if isinstance(tool, Mapping):
+        function = tool.get("function")
+        if isinstance(function, Mapping) and "name" in function:
+            return str(function["name"])
+        return str(tool.get("name", "?"))
+    return str(getattr(tool, "name", getattr(tool, "__name__", "?")))
+
+
+def _parser(schema: dict[str, Any] | type) -> Callable[[BaseMessage], Any]:
+    adapter: TypeAdapter[Any] | None = None
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        model: type[BaseModel] | None = schema
+    else:
+        model = None
+        if isinstance(schema, type):  # a TypedDict or a dataclass
+            try:
+                adapter = TypeAdapter(schema)
+            except PydanticUserError:  # typing.TypedDict before 3.12: parse, do not validate
+                adapter = None
+
+    def parse(message: BaseMessage) -> Any:
+        text = message.text
+        if text.strip():
+            data = json.loads(text)
+        elif isinstance(message, AIMessage) and message.tool_calls:
+            data = message.tool_calls[0]["args"]
+        else:
+            raise ValueError("the reply has neither JSON text nor a tool call to parse")
+        if model is not None:
+            return model.model_validate(data)
+        if adapter is not None:
+            return adapter.validate_python(data)
+        return data
+
+    return parse

@@ -1,0 +1,91 @@
+"""The network guard for offline test suites: ``block_network()`` makes connecting
+to anything but loopback raise ``NetworkBlockedError``; lgstream's pytest plugin
+turns it on per test (``lgstream_block_network = true``)."""
+
+from __future__ import annotations
+
+import _socket
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any, Final
+
+from .._errors import UsageError
+
+__all__ = ["NetworkBlockedError", "block_network"]
+
+
+class NetworkBlockedError(UsageError, ConnectionError):
+    """A test tried to connect to a host that is not on loopback while the network
+    guard was on (``lgstream_block_network = true``, or ``block_network()``).
+
+    It is a ``ConnectionError``, so clients that handle refused connections handle
+    this too; its message says how to allow the connection.
+    """
+
+    def __init__(self, address: object) -> None:
+        super().__init__(
+            f"lgstream blocked a network connection to {address!r}: tests may only"
+            " connect to loopback (127.0.0.0/8, ::1, localhost). Mark a test that needs"
+            " the network with @pytest.mark.live, or run pytest with"
+            " --lgstream-allow-network."
+        )
+        self.address = address
+        """The address the test tried to connect to."""
+
+
+_INET: Final = (socket.AF_INET, socket.AF_INET6)
+_LOCAL_NAMES: Final = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def _is_loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) and address else address
+    if not isinstance(host, str):
+        return False
+    if host.lower() in _LOCAL_NAMES:
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone id
+    except ValueError:
+        return False  # a host name other than localhost: resolving it would tell nothing
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+_guard_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def block_network() -> Iterator[None]:
+    """Within the block, connecting a socket to a host not on loopback raises
+    ``NetworkBlockedError`` before any packet is sent.
+
+    It patches ``socket.socket.connect`` and ``connect_ex``, which every Python
+    client goes through (``socket.create_connection``, asyncio, httpx); Unix
+    sockets and loopback addresses are let through, so fake servers work. It
+    affects all threads while it is on. Blocks nest.
+    """
+    with _guard_lock:
+        connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+        def guarded_connect(sock: _socket.socket, address: Any, /) -> None:
+            if sock.family in _INET and not _is_loopback(address):
+                raise NetworkBlockedError(address)
+            connect(sock, address)
+
+        def guarded_connect_ex(sock: _socket.socket, address: Any, /) -> int:
+            if sock.family in _INET and not _is_loopback(address):
+                raise NetworkBlockedError(address)
+            return connect_ex(sock, address)
+
+        socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        with _guard_lock:
+            socket.socket.connect = connect  # type: ignore[method-assign]
+            socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
