@@ -150,3 +150,12 @@ def test_reasoning_and_tool_calls_through_the_backend() -> None:
     assert [(ev.name, ev.args) for ev in ready] == [("lookup", {"city": "Oslo"})]
     text = "".join(ev.text for ev in events if isinstance(ev, lgs.Token))
     assert text == "Oslo is sunny."
+
+
+def test_the_demo_streams_from_ollama_with_model_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    from lgstream.demo import main
+
+    with FakeOllamaServer(models={"llama3.2": ["Decompose it into steps."]}) as server:
+        assert main(["--model", f"ollama:llama3.2?base_url={server.url}"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1] == "A: Decompose| it| into| steps.|"
