@@ -33,6 +33,7 @@ __all__ = [
     "check_outputs",
     "environment",
     "format_table",
+    "print_progress",
     "run_interleaved",
     "write_json",
 ]
@@ -173,3 +174,9 @@ def write_json(path: Path, payload: dict[str, object]) -> None:
     """Write ``payload`` as indented JSON, creating parent directories."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def print_progress(done: int, total: int) -> None:
+    """``run_interleaved``'s ``progress``: a round counter on stderr."""
+    print(f"\r  round {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+    sys.stderr.flush()

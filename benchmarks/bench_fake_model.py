@@ -37,7 +37,15 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 from lgstream.testing import FakeChatModel, split_tokens
 
-from ._harness import Timing, Variant, environment, format_table, run_interleaved, write_json
+from ._harness import (
+    Timing,
+    Variant,
+    environment,
+    format_table,
+    print_progress,
+    run_interleaved,
+    write_json,
+)
 
 __all__ = ["generic_chunks", "main", "make_text", "make_variants"]
 
@@ -184,11 +192,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\r  round {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-    sys.stderr.flush()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake-model benchmark, print the table; ``--json`` to also save it."""
     args = _parse(argv)
@@ -202,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant in variants:  # warm-up and correctness check
         if variant.run() is not True:
             raise RuntimeError(f"variant {variant.name!r} did not stream its reply")
-    progress = _progress if sys.stderr.isatty() else None
+    progress = print_progress if sys.stderr.isatty() else None
     timings = run_interleaved(variants, args.runs, expected=True, progress=progress)
     rows = _rows(timings, tokens)
     print()

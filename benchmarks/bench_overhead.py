@@ -46,6 +46,7 @@ from ._harness import (
     check_outputs,
     environment,
     format_table,
+    print_progress,
     run_interleaved,
     write_json,
 )
@@ -263,11 +264,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\r  round {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-    sys.stderr.flush()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the overhead benchmark, print the table; ``--json`` to also save it."""
     args = _parse(argv)
@@ -292,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stream_events(version="v3") warns that it is experimental on every call.
         warnings.filterwarnings("ignore", message=r".*v3 streaming protocol.*")
         check_outputs(variants, text)  # also the warm-up
-        progress = _progress if sys.stderr.isatty() else None
+        progress = print_progress if sys.stderr.isatty() else None
         timings = run_interleaved(variants, args.runs, expected=text, progress=progress)
 
     rows = _rows(timings, tokens)
