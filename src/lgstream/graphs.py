@@ -13,7 +13,7 @@ compiled graph:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NotRequired, TypeAlias, TypedDict
+from typing import Any, NotRequired, Protocol, TypeAlias, TypedDict
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -56,6 +56,28 @@ class ChatState(MessagesState):
     """The ``chat`` and ``agent`` graphs' state: the conversation."""
 
 
+class _ChatNode(Protocol):
+    def __call__(self, state: ChatState) -> dict[str, Any]: ...
+
+
+def _one_node(builder: StateGraph[Any, Any, Any, Any], name: str, node: Any) -> None:
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+
+
+def _conversation_node(
+    llm: Runnable[LanguageModelInput, BaseMessage], system: str | None
+) -> _ChatNode:
+    """A node that answers the conversation so far, after the system prompt."""
+    prefix = [SystemMessage(system)] if system else []
+
+    def respond(state: ChatState) -> dict[str, Any]:
+        return {"messages": [llm.invoke([*prefix, *state["messages"]])]}
+
+    return respond
+
+
 def qa(
     model: ModelLike,
     *,
@@ -71,9 +93,7 @@ def qa(
         return {"answer": reply.text}
 
     builder = StateGraph(QAState)
-    builder.add_node("generate", generate)
-    builder.add_edge(START, "generate")
-    builder.add_edge("generate", END)
+    _one_node(builder, "generate", generate)
     return builder.compile(checkpointer=checkpointer, name=name)
 
 
@@ -86,16 +106,8 @@ def chat(
 ) -> CompiledStateGraph[ChatState, None, ChatState, ChatState]:
     """One ``model`` node over the conversation, with an optional system prompt.
     With a checkpointer, each call on the same thread continues the conversation."""
-    llm = _model(model)
-    prefix = [SystemMessage(system)] if system else []
-
-    def respond(state: ChatState) -> dict[str, Any]:
-        return {"messages": [llm.invoke([*prefix, *state["messages"]])]}
-
     builder = StateGraph(ChatState)
-    builder.add_node("model", respond)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
+    _one_node(builder, "model", _conversation_node(_model(model), system))
     return builder.compile(checkpointer=checkpointer, name=name)
 
 
@@ -115,14 +127,8 @@ def agent(
             "agent() binds the tools itself: give it a spec or a chat model, not a"
             f" configured runnable ({type(base).__name__})"
         )
-    llm = base.bind_tools(list(tools))
-    prefix = [SystemMessage(system)] if system else []
-
-    def call_model(state: ChatState) -> dict[str, Any]:
-        return {"messages": [llm.invoke([*prefix, *state["messages"]])]}
-
     builder = StateGraph(ChatState)
-    builder.add_node("agent", call_model)
+    builder.add_node("agent", _conversation_node(base.bind_tools(list(tools)), system))
     builder.add_node("tools", ToolNode(list(tools)))
     builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
