@@ -1,0 +1,5 @@
+"""``python -m lgstream``: the ``lgstream`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,343 @@
+"""The ``lgstream`` command, run in-process (``main([...])``) and once as the
+installed console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+import lgstream.sinks.console
+from lgstream.cli import main
+from lgstream.demo import DEMO_ANSWER, DEMO_QUESTION
+
+GRAPHS = """
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+import lgstream as lgs
+
+graph = lgs.graphs.qa("fake:Hello from the file")
+
+
+def make_graph() -> Any:
+    return lgs.graphs.qa("fake:Made by a factory")
+
+
+def needs_a_model(model: str) -> Any:
+    return lgs.graphs.qa(model)
+
+
+def broken_factory() -> Any:
+    raise RuntimeError("no graph today")
+
+
+class State(TypedDict):
+    x: int
+
+
+def explode(state: State) -> dict[str, Any]:
+    raise ValueError("boom")
+
+
+builder = StateGraph(State)
+builder.add_node("explode", explode)
+builder.add_edge(START, "explode")
+builder.add_edge("explode", END)
+failing = builder.compile()
+
+not_a_graph = 42
+"""
+
+
+@pytest.fixture
+def graph_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A graph module in a temp dir, the current directory; yields (path, module name).
+
+    sys.path and sys.modules are restored afterwards: the CLI adds to both.
+    """
+    name = f"cli_graphs_{uuid.uuid4().hex}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(GRAPHS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    modules = set(sys.modules)
+    yield path, name
+    for added in set(sys.modules) - modules:
+        del sys.modules[added]
+
+
+def jsonl(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# --- demo ------------------------------------------------------------------------------
+
+
+def test_demo_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--format", "jsonl", "--delay", "0"]) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert events[0]["kind"] == "run_started"
+    assert events[0]["input"] == {"question": DEMO_QUESTION}
+    assert events[-1]["kind"] == "run_finished"
+    assert "".join(e["text"] for e in events if e["kind"] == "token") == DEMO_ANSWER
+    assert "id" not in events[0]
+
+
+def test_demo_ndjson_numbers_the_events(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--format", "ndjson", "--delay", "0", "--modes", "updates"]) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert [e["kind"] for e in events] == ["run_started", "update", "run_finished"]
+    assert [e["id"] for e in events] == [1, 2, 3]
+    assert events[1]["data"] == {"answer": DEMO_ANSWER}
+
+
+def test_demo_sse_parses_with_httpx_sse(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["demo", "--format", "sse", "--delay", "0", "--question", "Why?"]
+    assert main([*argv, "--modes", "messages", "--modes", "values"]) == 0
+    out = capsys.readouterr().out
+    lines = SSELineDecoder()
+    decoder = SSEDecoder()
+    messages = [m for line in lines.decode(out) if (m := decoder.decode(line)) is not None]
+    assert [m.id for m in messages] == [str(i) for i in range(1, len(messages) + 1)]
+    assert {m.event for m in messages} == {"run_started", "token", "values", "run_finished"}
+    data = [json.loads(m.data) for m in messages]
+    assert data[0]["input"] == {"question": "Why?"}
+    assert data[0]["modes"] == ["messages", "values"]
+    assert "".join(d["text"] for d in data if d["kind"] == "token") == DEMO_ANSWER
+
+
+def test_demo_with_a_model_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--model", "fake:Short answer", "--format", "jsonl"]) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert "".join(e["text"] for e in events if e["kind"] == "token") == "Short answer"
+
+
+def test_demo_console_prints_plain_text_when_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--delay", "0"]) == 0  # console is the default format
+    out = capsys.readouterr().out
+    assert DEMO_ANSWER in out
+    assert "\x1b[" not in out  # no terminal escapes in a pipe
+
+
+def test_console_without_rich_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def print_stream(*args: Any, **kwargs: Any) -> None:
+        raise ModuleNotFoundError("No module named 'rich'", name="rich")
+
+    monkeypatch.setattr(lgstream.sinks.console, "print_stream", print_stream)
+    assert main(["demo", "--delay", "0"]) == 2
+    error = one_line_error(capsys.readouterr().err)
+    assert "pip install 'lgstream[console]'" in error
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+def run_jsonl(target: str, *args: str) -> list[str]:
+    return ["run", target, "--input", '{"question": "Hi?"}', "--format", "jsonl", *args]
+
+
+def test_run_a_module_graph(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, module = graph_file
+    assert main(run_jsonl(f"{module}:graph")) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert [e["kind"] for e in events if e["kind"] != "token"] == [
+        "run_started",
+        "update",
+        "run_finished",
+    ]
+    assert events[-1]["output"] == {"question": "Hi?", "answer": "Hello from the file"}
+
+
+def test_run_a_file_graph_from_a_factory(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = graph_file
+    assert main(run_jsonl(f"{path}:make_graph", "--modes", "updates")) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert [e["kind"] for e in events] == ["run_started", "update", "run_finished"]
+    assert events[1]["data"] == {"answer": "Made by a factory"}
+
+
+def test_run_with_a_node_filter(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, module = graph_file
+    assert main(run_jsonl(f"{module}:graph", "--node", "generate", "--format", "ndjson")) == 0
+    events = jsonl(capsys.readouterr().out)
+    assert events  # tokens and the update, and nothing the node did not produce
+    assert {e["node"] for e in events} == {"generate"}
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert "".join(e["text"] for e in events if e["kind"] == "token") == "Hello from the file"
+
+    assert main(run_jsonl(f"{module}:graph", "--node", "elsewhere", "--subgraphs")) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_run_sse(graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    _, module = graph_file
+    assert (
+        main(["run", f"{module}:graph", "--input", '{"question": "Hi?"}', "--format", "sse"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("id: 1\nevent: run_started\ndata: {")
+    assert out.endswith("\n\n")
+
+
+def test_a_graph_that_raises_exits_with_1(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, module = graph_file
+    assert main(["run", f"{module}:failing", "--input", '{"x": 1}', "--format", "jsonl"]) == 1
+    captured = capsys.readouterr()
+    events = jsonl(captured.out)
+    assert events[-1]["kind"] == "run_failed"
+    assert events[-1]["error"] == {"type": "ValueError", "message": "boom"}
+    assert one_line_error(captured.err) == "lgstream: the graph raised ValueError: boom"
+
+
+def test_a_failure_is_reported_even_when_the_node_filter_drops_it(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, module = graph_file
+    argv = ["run", f"{module}:failing", "--input", '{"x": 1}', "--node", "other"]
+    assert main([*argv, "--format", "jsonl"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "ValueError: boom" in one_line_error(captured.err)
+
+
+# --- errors: one line on stderr, exit code 2 -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "no_such_module_here:graph"], "cannot import 'no_such_module_here'"),
+        (["run", "{module}:missing"], "has no attribute 'missing'; graphs it has: failing, graph"),
+        (["run", "{module}:not_a_graph"], "cannot stream a int"),
+        (["run", "{module}:builder"], "uncompiled builder"),
+        (["run", "{module}:needs_a_model"], "cannot stream a function"),
+        (["run", "{module}:broken_factory"], "RuntimeError: no graph today"),
+        (["run", "{module}"], "expected module:graph or path/to/file.py:graph"),
+        (["run", "nowhere/graph.py:graph"], "no such file: nowhere/graph.py"),
+        (["run", "{module}:graph", "--input", "{oops"], "--input is not valid JSON"),
+        (["run", "{module}:graph", "--modes", "messages,tokens"], "unknown stream mode 'tokens'"),
+        (["demo", "--modes", "valuse"], "Did you mean 'values'?"),
+        (["demo", "--model", "nope:model"], "unknown model backend in 'nope:model'"),
+        (["demo", "--format", "html"], "invalid choice: 'html'"),
+        (["demo", "--delay", "soon"], "invalid float value: 'soon'"),
+        (["run"], "the following arguments are required: TARGET"),
+        (["serve"], "invalid choice: 'serve'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    graph_file: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    _, module = graph_file
+    assert main([arg.replace("{module}", module) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in one_line_error(captured.err)
+
+
+def test_a_module_that_raises_on_import(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = graph_file
+    bad = path.with_name("bad_graph.py")
+    bad.write_text("raise ImportError('needs the gpu extra')\n", encoding="utf-8")
+    assert main(["run", f"{bad}:graph"]) == 2
+    error = one_line_error(capsys.readouterr().err)
+    assert "ImportError: needs the gpu extra" in error
+
+
+def test_a_missing_attribute_lists_the_graphs_there_are(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, module = graph_file
+    assert main(["run", f"{module}:grahp"]) == 2
+    error = one_line_error(capsys.readouterr().err)
+    assert error.endswith("has no attribute 'grahp'; graphs it has: failing, graph")
+
+
+def test_a_module_is_not_a_graph(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lgs` has stream() and astream() functions; it is still no graph."""
+    _, module = graph_file
+    assert main(["run", f"{module}:lgs"]) == 2
+    assert "cannot stream a module" in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["run", "--help"]])
+def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lgstream")
+    if argv != ["--help"]:
+        assert "examples:" in out
+        assert "--format {console,sse,ndjson,jsonl}" in out
+
+
+# --- the installed command -----------------------------------------------------------------
+
+
+def _console_script() -> str:
+    found = shutil.which("lgstream", path=str(Path(sys.executable).parent))
+    assert found is not None, "the lgstream console script is not installed"
+    return found
+
+
+def test_the_console_script_runs_the_demo() -> None:
+    done = subprocess.run(
+        [_console_script(), "demo", "--format", "jsonl", "--delay", "0"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    events = jsonl(done.stdout)
+    assert events[0]["kind"] == "run_started"
+    assert events[-1]["kind"] == "run_finished"
+    assert "".join(e["text"] for e in events if e["kind"] == "token") == DEMO_ANSWER
+
+
+def test_python_dash_m_lgstream() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lgstream", "demo", "--modes", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert one_line_error(done.stderr).startswith("lgstream demo: error: unknown stream mode")
