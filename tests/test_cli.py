@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from httpx_sse import connect_sse
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 import lgstream.sinks.console
@@ -250,7 +252,8 @@ def test_a_failure_is_reported_even_when_the_node_filter_drops_it(
         (["demo", "--format", "html"], "invalid choice: 'html'"),
         (["demo", "--delay", "soon"], "invalid float value: 'soon'"),
         (["run"], "the following arguments are required: TARGET"),
-        (["serve"], "invalid choice: 'serve'"),
+        (["serve"], "the following arguments are required: TARGET"),
+        (["serve", "{module}:graph", "--port", "http"], "invalid int value: 'http'"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(
@@ -295,13 +298,85 @@ def test_a_module_is_not_a_graph(
     assert "cannot stream a module" in one_line_error(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["run", "--help"]])
+# --- serve ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "{module}:graph", "--port", "70000"], "--port is 0 to 65535, got 70000"),
+        (["serve", "{module}:graph", "--host", "0.0.0.0"], "is not loopback"),
+        (["serve", "{module}:graph", "--modes", "nope"], "unknown stream mode"),
+        (["serve", "{module}:graph", "--input", "{"], "--input is not valid JSON"),
+        (["serve", "{module}:grahp"], "has no attribute 'grahp'"),
+        (["serve", "{module}:not_a_graph"], "cannot stream"),
+    ],
+)
+def test_serve_argument_errors_are_one_line(
+    graph_file: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    _, module = graph_file
+    assert main([arg.replace("{module}", module) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    error = one_line_error(captured.err)
+    assert error.startswith("lgstream serve: error: ")
+    assert message in error
+
+
+def test_serve_runs_the_app_on_loopback(graph_file: tuple[Path, str]) -> None:
+    path, _ = graph_file
+    with subprocess.Popen(
+        [
+            _console_script(),
+            "serve",
+            f"{path}:graph",
+            "--port",
+            "0",
+            "--input",
+            '{"question": "Hi?"}',
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        try:
+            assert process.stderr is not None
+            url = ""
+            for line in process.stderr:  # uvicorn logs the bound port
+                if "running on" in line:
+                    url = line.split("running on ", 1)[1].split()[0]
+                    break
+            assert url.startswith("http://127.0.0.1:"), url
+            with httpx.Client(timeout=10) as client:
+                page = client.get(f"{url}/")
+                with connect_sse(
+                    client, "POST", f"{url}/stream", json={"input": {"question": "Hi?"}}
+                ) as source:
+                    events = list(source.iter_sse())
+            assert "&quot;question&quot;" in page.text
+            tokens = [json.loads(ev.data)["text"] for ev in events if ev.event == "token"]
+            assert "".join(tokens) == "Hello from the file"
+            assert events[-1].event == "run_finished"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["demo", "--help"], ["run", "--help"], ["serve", "--help"]]
+)
 def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: lgstream")
     if argv != ["--help"]:
         assert "examples:" in out
+    if argv[0] in ("demo", "run"):
         assert "--format {console,sse,ndjson,jsonl}" in out
 
 

@@ -5,10 +5,13 @@
     lgstream demo [--model SPEC] [--question Q] [--modes M,...] [--format F] [--delay S]
     lgstream run module:graph --input JSON [--modes M,...] [--subgraphs] [--node NAME]
                  [--format F]
+    lgstream serve module:graph [--host H] [--port P] [--modes M,...] [--subgraphs]
+                   [--input JSON] [--allow-remote]
 
 Formats: ``console`` (``lgstream.sinks.console``, needs rich), ``sse`` and
 ``ndjson`` (the wire encoders, numbered events), ``jsonl`` (one
-``to_jsonable(event)`` per line). Bad arguments print one line on stderr and
+``to_jsonable(event)`` per line). ``serve`` runs ``lgstream.sinks.asgi.create_app``
+under uvicorn (the ``server`` extra). Bad arguments print one line on stderr and
 exit with 2; a graph that raises prints one line and exits with 1.
 """
 
@@ -18,6 +21,7 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import ipaddress
 import json
 import os
 import sys
@@ -35,6 +39,8 @@ from .sinks import Encoder, NDJSONEncoder, SSEEncoder
 __all__ = ["main"]
 
 FORMATS = ("console", "sse", "ndjson", "jsonl")
+# The page shows the state as it changes: `values` on top of the defaults.
+_SERVE_MODES = (*lgs.DEFAULT_MODES, "values")
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -169,6 +175,55 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _add_output_options(run)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve any graph over HTTP, with a page that shows runs live",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Serve a graph (TARGET as for 'run') with lgstream.sinks.asgi.create_app under\n"
+            'uvicorn: POST /stream with {"input": ...} streams a run as SSE (or NDJSON\n'
+            "with Accept: application/x-ndjson), and / is a page that streams it in the\n"
+            "browser. Needs the server extra: pip install 'lgstream[server]'."
+        ),
+        epilog=(
+            "examples:\n"
+            """  lgstream serve my_app.graphs:graph --input '{"question": "Hi?"}'\n"""
+            "  lgstream serve path/to/app.py:make_graph --port 9000 --modes messages,values\n"
+            "\n"
+            "exit status: 0 stopped, 1 the server could not start, 2 bad arguments"
+        ),
+    )
+    serve.add_argument(
+        "target", metavar="TARGET", help="module:attribute or path/to/file.py:attribute"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on, 0 for any free one (default: 8000)",
+    )
+    serve.add_argument(
+        "--modes",
+        action="append",
+        metavar="MODE[,MODE...]",
+        help=(
+            "LangGraph stream modes, comma-separated or repeated"
+            f" (default: {','.join(_SERVE_MODES)}; any of {', '.join(STREAM_MODES)})"
+        ),
+    )
+    serve.add_argument(
+        "--subgraphs", action="store_true", help="also stream events from inside subgraphs"
+    )
+    serve.add_argument("--input", metavar="JSON", help="the input the page starts with, as JSON")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback (anyone who reaches it can run the graph)",
+    )
     return parser
 
 
@@ -362,6 +417,47 @@ def _run(args: argparse.Namespace) -> int:
     return _output(events, args.format, node_filter)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace) -> int:
+    modes = _modes(args.modes) if args.modes else list(_SERVE_MODES)
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port is 0 to 65535, got {args.port}")
+    if not _is_loopback(args.host) and not args.allow_remote:
+        raise CliError(
+            f"--host {args.host} is not loopback: anyone who reaches it could run the"
+            " graph; add --allow-remote if you mean it"
+        )
+    example = _parse_input(args.input) if args.input is not None else None
+    try:  # the server extra is optional: say so in one line
+        import uvicorn
+
+        from .sinks.asgi import create_app
+    except ModuleNotFoundError as error:
+        raise CliError(
+            f"serve needs the server extra ({error.name} is missing):"
+            " pip install 'lgstream[server]'"
+        ) from error
+    graph = load_graph(args.target)
+    app = create_app(
+        graph, modes=modes, subgraphs=args.subgraphs, example_input=example, title=args.target
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
+        print(f"lgstream serve: error: cannot listen on {args.host}:{args.port}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lgstream`` command.
 
@@ -377,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, argparse errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    command = _demo if args.command == "demo" else _run
+    command = {"demo": _demo, "run": _run, "serve": _serve}[args.command]
     try:
         return command(args)
     except (CliError, lgs.LgstreamError) as error:

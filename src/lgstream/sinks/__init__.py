@@ -2,8 +2,10 @@
 
 - wire encoders (no I/O, bytes out): ``SSEEncoder``, ``NDJSONEncoder``, and
   ``encode_all()`` / ``aencode_all()`` to encode a whole stream;
-- ``lgstream.sinks.console``: ``print_stream()`` for the terminal (needs the
-  ``console`` extra, ``pip install 'lgstream[console]'``).
+- ``lgstream.sinks.console``: ``print_stream()`` for the terminal, and
+  ``lgstream.sinks.progress``: ``track()`` (need the ``console`` extra);
+- ``lgstream.sinks.asgi``: ``sse_response()`` and ``create_app()`` to serve a run as
+  SSE or NDJSON (needs the ``server`` extra).
 """
 
 from ._encoders import Encoder as Encoder
@@ -14,8 +16,8 @@ from ._encoders import dumps as dumps
 from ._encoders import encode_all as encode_all
 
 # --- optional submodules ------------------------------------------------------------
-# `console` (rich) is a submodule that is NOT imported here: rich is an optional
-# extra, and `import lgstream.sinks` must work without it. Import it where it is
-# used: `from lgstream.sinks.console import print_stream`.
+# `console`, `progress` (rich) and `asgi` (starlette) are submodules that are NOT
+# imported here: their dependencies are optional extras, and `import lgstream.sinks`
+# must work without them. Import them where they are used.
 
 __all__ = ["Encoder", "NDJSONEncoder", "SSEEncoder", "aencode_all", "dumps", "encode_all"]

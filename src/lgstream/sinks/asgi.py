@@ -1,0 +1,673 @@
+"""Serve graph runs over HTTP: an ASGI response per run, and a small Starlette app.
+
+Needs the ``server`` extra (``pip install 'lgstream[server]'``: starlette,
+sse-starlette, uvicorn).
+
+- ``sse_response(graph, input, ...)`` streams one run as Server-Sent Events
+  (sse-starlette's ``EventSourceResponse``, which also sends the keepalive
+  pings and notices the client leaving) or as NDJSON (``StreamingResponse``).
+- ``ReplayBuffer`` keeps the events of recent runs, so that a client that
+  reconnects with ``Last-Event-ID: <run_id>:<seq>`` gets what it missed, then
+  the live tail.
+- ``create_app(graph)`` is a ready Starlette app: ``POST /stream`` (or ``GET``
+  for ``EventSource``), and ``GET /`` with a page that shows the run live.
+
+On the wire, every SSE message is ``id: <run_id>:<seq>``, ``event: <kind>``,
+``data: <compact JSON of to_jsonable(event)>``; an NDJSON line is
+``{"id": <seq>, **to_jsonable(event)}``. A run that raises ends with one
+``error`` event, ``{"kind": "error", "run_id", "type", "message"}``: the
+exception's type and the first line of its message, never a traceback.
+
+Each run is iterated by its own task, so cancelling it is one ``task.cancel()``
+(which closes ``lgs.astream``, and that stops the graph): without a replay
+buffer this happens as soon as the client leaves; with one, once no client has
+been attached for ``grace`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import html
+import json
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from itertools import islice
+from typing import Any, Final, Literal, TypeAlias
+
+from langchain_core.runnables import RunnableConfig
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .._errors import UsageError
+from .._events import JSONValue, RunFailed, to_jsonable
+from .._pipeline import AsyncEventStream, Operator, TimedOperator
+from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
+from ._encoders import SSEEncoder, dumps
+
+__all__ = [
+    "NDJSON_MEDIA_TYPE",
+    "AnyOperator",
+    "Format",
+    "ReplayBuffer",
+    "create_app",
+    "sse_response",
+]
+
+Format: TypeAlias = Literal["sse", "ndjson"]
+"""The wire format of a response: Server-Sent Events or newline-delimited JSON."""
+
+AnyOperator: TypeAlias = "Operator[Any, Any] | TimedOperator[Any, Any]"
+"""An operator to pipe a run's events through before they are sent."""
+
+NDJSON_MEDIA_TYPE: Final = "application/x-ndjson"
+
+# A live (unbuffered) response holds at most this many events for a slow client;
+# then the run waits for it, as a plain generator would.
+_QUEUE_SIZE: Final = 64
+_MAX_MESSAGE: Final = 200
+# Strong references to running tasks: the event loop keeps only weak ones.
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One event of a run, as it goes on the wire in either format."""
+
+    seq: int
+    name: str
+    value: JSONValue
+    data: str  # dumps(value), computed once for every client of a replayed run
+
+
+def _safe_message(error: BaseException) -> str:
+    # The first line only, and short: exception messages can be long (a whole
+    # prompt, a response body), and the client needs the gist, not the details.
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "\u2026"
+
+
+def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, JSONValue]:
+    return {"kind": "error", "run_id": run_id, "type": type_name, "message": message}
+
+
+def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
+    task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    _TASKS.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    _TASKS.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: the run's errors were already sent as events
+
+
+# --- driving a run ---------------------------------------------------------------------
+
+_Emit: TypeAlias = Callable[[str, JSONValue], Awaitable[None]]
+
+
+async def _drive(events: AsyncEventStream[Any], run_id: str, emit: _Emit) -> None:
+    """Iterate one run and hand each item to ``emit`` as (event name, JSON value)."""
+    try:
+        async with events:  # leaving it, cancelled or not, closes astream: the run stops
+            async for item in events:
+                if isinstance(item, RunFailed):
+                    error = item.error
+                    await emit(
+                        "error", _error_value(run_id, type(error).__name__, _safe_message(error))
+                    )
+                else:
+                    # Operators such as text() let out plain values, not events.
+                    await emit(getattr(item, "kind", "message"), to_jsonable(item))
+    except Exception as error:  # an operator failed: still one clean error event
+        await emit("error", _error_value(run_id, type(error).__name__, _safe_message(error)))
+
+
+class _Wire:
+    """Encodes items for one response, in one format."""
+
+    def __init__(self, run_id: str, fmt: Format) -> None:
+        self._run_id = run_id
+        self._sse = SSEEncoder() if fmt == "sse" else None
+
+    def encode(self, item: _Item) -> bytes:
+        if self._sse is not None:
+            return self._sse.encode_message(
+                item.data, event=item.name, id=f"{self._run_id}:{item.seq}"
+            )
+        value = item.value
+        line: JSONValue = (
+            {"id": item.seq, **value}
+            if isinstance(value, dict)
+            else {"id": item.seq, "kind": item.name, "data": value}
+        )
+        return (dumps(line) + "\n").encode()
+
+
+def _item(seq: int, name: str, value: JSONValue) -> _Item:
+    return _Item(seq, name, value, dumps(value))
+
+
+async def _live_body(
+    events: AsyncEventStream[Any], run_id: str, wire: _Wire, keepalive: float | None
+) -> AsyncIterator[bytes]:
+    """The body of an unbuffered response: the run's task fills a small queue."""
+    queue: asyncio.Queue[_Item | None] = asyncio.Queue(_QUEUE_SIZE)
+    seq = 0
+
+    async def emit(name: str, value: JSONValue) -> None:
+        nonlocal seq
+        seq += 1
+        await queue.put(_item(seq, name, value))
+
+    async def run() -> None:
+        await _drive(events, run_id, emit)
+        await queue.put(None)  # not on cancellation: then nobody is reading
+
+    task = _start(run())
+    try:
+        while True:
+            item = await _get(queue, keepalive)
+            if item is _Tick.KEEPALIVE:
+                yield b"\n"
+            elif item is None:
+                return
+            else:
+                yield wire.encode(item)
+    finally:
+        # The client left (the response cancelled us) or the run ended: either
+        # way the run must not outlive its only reader.
+        task.cancel()
+
+
+class _Tick(enum.Enum):
+    KEEPALIVE = "keepalive"  # nothing came for `keepalive` seconds
+
+
+async def _get(queue: asyncio.Queue[_Item | None], keepalive: float | None) -> _Item | _Tick | None:
+    if not keepalive:
+        return await queue.get()
+    try:
+        return await asyncio.wait_for(queue.get(), keepalive)
+    except TimeoutError:
+        return _Tick.KEEPALIVE
+
+
+# --- the replay buffer ------------------------------------------------------------------
+
+
+class _RunLog:
+    """The buffered events of one run, the task that produces them, and who listens."""
+
+    def __init__(self, run_id: str, max_events: int) -> None:
+        self.run_id = run_id
+        self.items: deque[_Item] = deque(maxlen=max_events)
+        self.last_seq = 0
+        self.done = False
+        self.task: asyncio.Task[None] | None = None
+        self.listeners = 0
+        self.changed = asyncio.Event()
+        self._idle: asyncio.TimerHandle | None = None
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq still buffered (``last_seq + 1`` when none is)."""
+        return self.items[0].seq if self.items else self.last_seq + 1
+
+    def append(self, name: str, value: JSONValue) -> None:
+        self.last_seq += 1
+        self.items.append(_item(self.last_seq, name, value))
+        self._wake()
+
+    def finish(self) -> None:
+        self.done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        # A fresh event per change: every waiter wakes once, nothing is missed.
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    def attach(self) -> None:
+        self.listeners += 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def detach(self, grace: float) -> None:
+        self.listeners -= 1
+        if self.listeners == 0 and not self.done:
+            self._idle = asyncio.get_running_loop().call_later(grace, self._cancel_if_idle)
+
+    def _cancel_if_idle(self) -> None:
+        self._idle = None
+        if self.listeners == 0 and not self.done and self.task is not None:
+            self.task.cancel()
+
+
+class ReplayBuffer:
+    """The recent events of recent runs, for clients that reconnect.
+
+    A response given a buffer runs its graph in a background task that fills
+    the buffer; every connection, the first and any that resume with
+    ``Last-Event-ID: <run_id>:<seq>``, reads from it and then waits for more.
+    The run is cancelled once no connection has been attached for ``grace``
+    seconds and it has not finished.
+
+    Memory is bounded: each run keeps its last ``max_events`` events, and the
+    buffer keeps at most ``max_runs`` runs, dropping the oldest finished ones
+    first (runs still going are never dropped: they end or are cancelled soon).
+
+    Args:
+        max_events: events kept per run; a client that resumes from an older
+            event, or reads more slowly than the run streams, gets an ``error``
+            event saying so.
+        max_runs: runs kept.
+    """
+
+    def __init__(self, *, max_events: int = 1000, max_runs: int = 100) -> None:
+        if max_events < 1 or max_runs < 1:
+            raise UsageError(
+                f"a ReplayBuffer keeps at least one event and one run,"
+                f" got max_events={max_events}, max_runs={max_runs}"
+            )
+        self.max_events = max_events
+        """Events kept per run."""
+        self.max_runs = max_runs
+        """Runs kept."""
+        self._runs: OrderedDict[str, _RunLog] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._runs
+
+    def is_running(self, run_id: str) -> bool:
+        """Whether the run is buffered and still going."""
+        log = self._runs.get(run_id)
+        return log is not None and not log.done
+
+    def _add(self, run_id: str) -> _RunLog:
+        if run_id in self._runs:
+            raise UsageError(f"run {run_id} is already in the replay buffer; use a new run_id")
+        log = self._runs[run_id] = _RunLog(run_id, self.max_events)
+        while len(self._runs) > self.max_runs:
+            # Finished runs go first, and runs whose response never started
+            # (its client left before the first byte): nothing will finish them.
+            oldest_done = next(
+                (key for key, old in self._runs.items() if old.done or old.task is None),
+                None,
+            )
+            if oldest_done is None:
+                break
+            del self._runs[oldest_done]
+        return log
+
+    def _get(self, run_id: str) -> _RunLog | None:
+        return self._runs.get(run_id)
+
+
+def _parse_event_id(last_event_id: str) -> tuple[str, int] | None:
+    run_id, sep, seq = last_event_id.strip().rpartition(":")
+    if not sep or not run_id or not seq.isdigit():
+        return None
+    return run_id, int(seq)
+
+
+async def _buffered_body(
+    log: _RunLog, after: int, wire: _Wire, grace: float, keepalive: float | None
+) -> AsyncIterator[bytes]:
+    """Everything after ``after`` in the run's buffer, then the live tail."""
+    log.attach()
+    try:
+        next_seq = after + 1
+        while True:
+            changed = log.changed  # taken before looking: a change after it wakes us
+            if next_seq < log.first_seq:
+                message = (
+                    f"events {next_seq} to {log.first_seq - 1} of run {log.run_id} are no"
+                    f" longer buffered (it keeps the last {log.items.maxlen})"
+                )
+                yield wire.encode(
+                    _item(0, "error", _error_value(log.run_id, "ResumeError", message))
+                )
+                return
+            # A copy: the run may append while this generator is suspended at a yield.
+            new = list(islice(log.items, next_seq - log.first_seq, None))
+            for item in new:
+                yield wire.encode(item)
+            if new:
+                next_seq = new[-1].seq + 1
+                continue
+            if log.done:
+                return
+            if keepalive:
+                try:
+                    await asyncio.wait_for(changed.wait(), keepalive)
+                except TimeoutError:
+                    yield b"\n"
+            else:
+                await changed.wait()
+    finally:
+        log.detach(grace)
+
+
+def _resume_error(run_id: str | None, message: str, wire: _Wire) -> AsyncIterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:
+        yield wire.encode(_item(0, "error", _error_value(run_id, "ResumeError", message)))
+
+    return body()
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class _Comment(ServerSentEvent):
+    """A keepalive comment in lgstream's form: ``: text`` and no blank line after it,
+    which some clients (httpx-sse) would take for an empty event."""
+
+    def encode(self) -> bytes:
+        return SSEEncoder().comment(self.comment or "")
+
+
+def _keepalive_comment() -> ServerSentEvent:
+    return _Comment(comment="keepalive")
+
+
+def _response(body: AsyncIterator[bytes], fmt: Format, keepalive: float | None) -> Response:
+    if fmt == "sse":
+        return EventSourceResponse(
+            body, ping=keepalive or 0, ping_message_factory=_keepalive_comment, sep="\n"
+        )
+    return StreamingResponse(
+        body,
+        media_type=NDJSON_MEDIA_TYPE,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _run_config(config: RunnableConfig | None, run_id: str | None) -> tuple[RunnableConfig, str]:
+    merged: RunnableConfig = dict(config or {})  # type: ignore[assignment]
+    if run_id is None:
+        run_id = str(merged.get("run_id") or uuid.uuid4())
+    try:
+        merged["run_id"] = uuid.UUID(run_id)
+    except ValueError:
+        raise UsageError(f"a run_id is a UUID, got {run_id!r}") from None
+    return merged, str(merged["run_id"])
+
+
+def sse_response(
+    graph: GraphLike,
+    input: Any,
+    *,
+    modes: str | Sequence[str] = DEFAULT_MODES,
+    config: RunnableConfig | None = None,
+    subgraphs: bool = False,
+    ops: Sequence[AnyOperator] = (),
+    format: Format = "sse",
+    keepalive: float | None = 15.0,
+    grace: float = 0.5,
+    replay: ReplayBuffer | None = None,
+    run_id: str | None = None,
+    last_event_id: str | None = None,
+) -> Response:
+    """A streaming response for one graph run, for Starlette or FastAPI.
+
+    The run starts when the response starts sending, in its own task; it is
+    cancelled (``lgs.astream`` is closed, which stops the graph and its model
+    calls) when the client disconnects, or with a replay buffer when no client
+    has listened for ``grace`` seconds. A run that raises ends with an
+    ``error`` event (type and short message, no traceback) and the response
+    ends cleanly.
+
+    Args:
+        graph: a compiled graph, or anything ``lgs.astream()`` takes.
+        input: the graph's input.
+        modes: LangGraph stream modes (see ``lgs.astream``).
+        config: the run's ``RunnableConfig``.
+        subgraphs: also stream events from inside subgraphs.
+        ops: operators to pipe the events through (new instances per response:
+            operators hold state).
+        format: ``"sse"`` (``text/event-stream``) or ``"ndjson"``
+            (``application/x-ndjson``).
+        keepalive: seconds between keepalive comments (SSE) or blank lines
+            (NDJSON) that stop proxies from closing a quiet stream; ``None`` or 0
+            sends none.
+        grace: with ``replay``, how long a run keeps going with no client attached.
+        replay: keep the run's events in this buffer, so that a client can resume.
+        run_id: the run's id, a UUID string (default: ``config["run_id"]`` or a new one).
+        last_event_id: the request's ``Last-Event-ID`` header: with ``replay``,
+            resume that run instead of starting one (``graph`` and ``input`` are
+            then unused). An unknown run or an event no longer buffered gives an
+            ``error`` event.
+
+    Raises:
+        UsageError: a bad argument (an unknown mode, a run_id that is no UUID, ...).
+    """
+    if format not in ("sse", "ndjson"):
+        raise UsageError(f"format is 'sse' or 'ndjson', got {format!r}")
+    if grace < 0:
+        raise UsageError(f"grace is a number of seconds >= 0, got {grace!r}")
+    if last_event_id:
+        return _resume(replay, last_event_id, format, keepalive, grace)
+    run_config, run_id = _run_config(config, run_id)
+    events = astream(
+        graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
+    ).pipe(*ops)
+    wire = _Wire(run_id, format)
+    # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
+    body_keepalive = keepalive if format == "ndjson" else None
+    if replay is None:
+        return _response(_live_body(events, run_id, wire, body_keepalive), format, keepalive)
+    log = replay._add(run_id)
+
+    async def fill(name: str, value: JSONValue) -> None:
+        log.append(name, value)
+
+    async def run() -> None:
+        try:
+            await _drive(events, run_id, fill)
+        except asyncio.CancelledError:
+            # Whoever resumes later learns why the run stopped short.
+            message = f"the run was cancelled: no client listened for {grace} s"
+            log.append("error", _error_value(run_id, "RunCancelled", message))
+            raise
+        finally:
+            log.finish()
+
+    async def body() -> AsyncIterator[bytes]:
+        if log.task is None:  # started by the response, not at construction (HEAD)
+            log.task = _start(run())
+        async for chunk in _buffered_body(log, 0, wire, grace, body_keepalive):
+            yield chunk
+
+    return _response(body(), format, keepalive)
+
+
+def _resume(
+    replay: ReplayBuffer | None,
+    last_event_id: str,
+    fmt: Format,
+    keepalive: float | None,
+    grace: float,
+) -> Response:
+    parsed = _parse_event_id(last_event_id)
+    if parsed is None:
+        message = f"Last-Event-ID {last_event_id!r} is not <run_id>:<seq>"
+        return _response(_resume_error(None, message, _Wire("", fmt)), fmt, keepalive)
+    run_id, seq = parsed
+    wire = _Wire(run_id, fmt)
+    log = replay._get(run_id) if replay is not None else None
+    if log is None:
+        message = f"run {run_id} is not in the replay buffer: it cannot be resumed"
+        return _response(_resume_error(run_id, message, wire), fmt, keepalive)
+    if seq > log.last_seq:
+        message = f"run {run_id} has no event {seq} yet"
+        return _response(_resume_error(run_id, message, wire), fmt, keepalive)
+    body_keepalive = keepalive if fmt == "ndjson" else None
+    return _response(_buffered_body(log, seq, wire, grace, body_keepalive), fmt, keepalive)
+
+
+# --- the app ----------------------------------------------------------------------------
+
+# Client-settable config keys; callbacks and the like stay on the server.
+_CLIENT_CONFIG: Final = frozenset({"configurable", "tags", "metadata", "recursion_limit"})
+
+
+def _page() -> str:
+    return files("lgstream.sinks").joinpath("_page.html").read_text(encoding="utf-8")
+
+
+class _BadRequestError(Exception):
+    pass
+
+
+def _json_field(name: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _BadRequestError(f"{name} is not valid JSON: {error}") from None
+
+
+def _client_config(value: Any) -> RunnableConfig | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _BadRequestError("config must be a JSON object")
+    unknown = sorted(set(value) - _CLIENT_CONFIG)
+    if unknown:
+        raise _BadRequestError(
+            f"config keys {', '.join(unknown)} are not accepted"
+            f" (only {', '.join(sorted(_CLIENT_CONFIG))})"
+        )
+    return dict(value)  # type: ignore[return-value]
+
+
+def create_app(
+    graph: GraphLike,
+    *,
+    path: str = "/stream",
+    modes: str | Sequence[str] = DEFAULT_MODES,
+    subgraphs: bool = False,
+    ops: Callable[[], Sequence[AnyOperator]] | None = None,
+    keepalive: float | None = 15.0,
+    grace: float = 0.5,
+    replay: ReplayBuffer | bool = True,
+    page: bool = True,
+    example_input: Any = None,
+    title: str = "lgstream",
+) -> Starlette:
+    """A Starlette app that streams runs of ``graph``.
+
+    Routes:
+
+    - ``POST {path}`` with a JSON body ``{"input": ..., "config": {...}}``;
+    - ``GET {path}?input=<json>&config=<json>`` for browsers' ``EventSource``;
+    - ``GET /``: a page that streams the graph and shows tokens, node progress
+      and the latest state as they arrive (plain JavaScript, nothing external).
+
+    Both stream routes answer SSE, or NDJSON with ``?format=ndjson`` or
+    ``Accept: application/x-ndjson``, and resume a run when the request carries
+    ``Last-Event-ID``. ``config`` from a client may only hold ``configurable``,
+    ``tags``, ``metadata`` and ``recursion_limit``. A malformed request gets a
+    400 with ``{"error": "..."}``.
+
+    Args:
+        graph: the graph to serve.
+        path: the stream route.
+        modes: LangGraph stream modes of every run.
+        subgraphs: also stream events from inside subgraphs.
+        ops: a function that returns the operators for one run (called per
+            request: operators hold state).
+        keepalive: seconds between keepalives (see ``sse_response``).
+        grace: seconds a run goes on with no client attached.
+        replay: a ``ReplayBuffer`` to share, ``True`` for a new one (the
+            default), ``False`` for none (no resuming).
+        page: serve the HTML page at ``/``.
+        example_input: the input the page starts with.
+        title: the page's title.
+
+    Raises:
+        UsageError: an unknown stream mode.
+    """
+    _check_modes(modes)
+    # `replay or None` would not do: an empty buffer is falsy.
+    buffer = (
+        ReplayBuffer() if replay is True else replay if isinstance(replay, ReplayBuffer) else None
+    )
+
+    def respond(request: Request, fields: Mapping[str, Any]) -> Response:
+        fmt: Format = "sse"
+        if request.query_params.get(
+            "format"
+        ) == "ndjson" or NDJSON_MEDIA_TYPE in request.headers.get("accept", ""):
+            fmt = "ndjson"
+        last_event_id = request.headers.get("last-event-id")
+        if not last_event_id and "input" not in fields:
+            raise _BadRequestError("the request needs an input")
+        return sse_response(
+            graph,
+            fields.get("input"),
+            modes=modes,
+            config=_client_config(fields.get("config")),
+            subgraphs=subgraphs,
+            ops=ops() if ops is not None else (),
+            format=fmt,
+            keepalive=keepalive,
+            grace=grace,
+            replay=buffer,
+            last_event_id=last_event_id,
+        )
+
+    async def stream_get(request: Request) -> Response:
+        try:
+            params = request.query_params
+            fields = {
+                key: _json_field(key, params.get(key))
+                for key in ("input", "config")
+                if key in params
+            }
+            return respond(request, fields)
+        except _BadRequestError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+
+    async def stream_post(request: Request) -> Response:
+        try:
+            body = _json_field("the body", (await request.body()).decode() or "{}")
+            if not isinstance(body, dict):
+                raise _BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
+            return respond(request, body)
+        except _BadRequestError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+
+    page_html = (
+        _page()
+        .replace("__TITLE__", html.escape(title))
+        .replace("__PATH__", json.dumps(path))
+        .replace("__INPUT__", html.escape(json.dumps(example_input, ensure_ascii=False)))
+    )
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page_html)
+
+    routes = [
+        Route(path, stream_get, methods=["GET"]),
+        Route(path, stream_post, methods=["POST"]),
+    ]
+    if page:
+        routes.append(Route("/", index, methods=["GET"]))
+    return Starlette(routes=routes)
