@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from . import bench_diff, bench_fake_model, bench_join, bench_overhead
+from . import bench_diff, bench_encoders, bench_fake_model, bench_join, bench_overhead
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": bench_overhead.main,
     "join": bench_join.main,
     "diff": bench_diff.main,
     "fake_model": bench_fake_model.main,
+    "encoders": bench_encoders.main,
 }
 
 
