@@ -434,3 +434,16 @@ def test_bad_arguments_raise_at_once() -> None:
         create_app(graph, modes=["nope"])
     with pytest.raises(lgs.UsageError):
         ReplayBuffer(max_events=0)
+
+
+def test_resumable_streams_ask_browsers_to_reconnect_within_the_grace_period() -> None:
+    """EventSource waits ~3 s before reconnecting unless told: with a replay buffer
+    the first event carries `retry:` (half the grace period), without one none."""
+    graph = build_seed_graph(FakeChatModel(script=["Hello there"], cycle=True))
+    with serving(create_app(graph, grace=2.0)) as url:
+        resumable = [ev.retry for ev in events_of(f"{url}/stream", {"input": QUESTION})]
+    with serving(one_route_app(graph)) as url:
+        plain = [ev.retry for ev in events_of(f"{url}/run")]
+    assert resumable[0] == 1000
+    assert set(resumable[1:]) == {None}
+    assert set(plain) == {None}

@@ -136,9 +136,9 @@ async def _drive(events: AsyncEventStream[Any], run_id: str, emit: _Emit) -> Non
 class _Wire:
     """Encodes items for one response, in one format."""
 
-    def __init__(self, run_id: str, fmt: Format) -> None:
+    def __init__(self, run_id: str, fmt: Format, retry: int | None = None) -> None:
         self._run_id = run_id
-        self._sse = SSEEncoder() if fmt == "sse" else None
+        self._sse = SSEEncoder(retry=retry) if fmt == "sse" else None
 
     def encode(self, item: _Item) -> bytes:
         if self._sse is not None:
@@ -422,6 +422,7 @@ def sse_response(
     replay: ReplayBuffer | None = None,
     run_id: str | None = None,
     last_event_id: str | None = None,
+    retry: int | None = None,
 ) -> Response:
     """A streaming response for one graph run, for Starlette or FastAPI.
 
@@ -452,6 +453,10 @@ def sse_response(
             resume that run instead of starting one (``graph`` and ``input`` are
             then unused). An unknown run or an event no longer buffered gives an
             ``error`` event.
+        retry: SSE only: the reconnection delay to ask clients for, in
+            milliseconds, sent with the first message. By default, with
+            ``replay``, half of ``grace``: a browser's ``EventSource`` otherwise
+            waits about 3 s, and the run would be cancelled before it comes back.
 
     Raises:
         UsageError: a bad argument (an unknown mode, a run_id that is no UUID, ...).
@@ -460,13 +465,15 @@ def sse_response(
         raise UsageError(f"format is 'sse' or 'ndjson', got {format!r}")
     if grace < 0:
         raise UsageError(f"grace is a number of seconds >= 0, got {grace!r}")
+    if retry is None and replay is not None:
+        retry = max(1, int(grace * 500))
     if last_event_id:
-        return _resume(replay, last_event_id, format, keepalive, grace)
+        return _resume(replay, last_event_id, format, keepalive, grace, retry)
     run_config, run_id = _run_config(config, run_id)
     events = astream(
         graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
     ).pipe(*ops)
-    wire = _Wire(run_id, format)
+    wire = _Wire(run_id, format, retry)
     # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
     body_keepalive = keepalive if format == "ndjson" else None
     if replay is None:
@@ -502,13 +509,14 @@ def _resume(
     fmt: Format,
     keepalive: float | None,
     grace: float,
+    retry: int | None,
 ) -> Response:
     parsed = _parse_event_id(last_event_id)
     if parsed is None:
         message = f"Last-Event-ID {last_event_id!r} is not <run_id>:<seq>"
         return _response(_resume_error(None, message, _Wire("", fmt)), fmt, keepalive)
     run_id, seq = parsed
-    wire = _Wire(run_id, fmt)
+    wire = _Wire(run_id, fmt, retry)
     log = replay._get(run_id) if replay is not None else None
     if log is None:
         message = f"run {run_id} is not in the replay buffer: it cannot be resumed"
