@@ -21,7 +21,6 @@ import argparse
 import importlib
 import importlib.util
 import inspect
-import ipaddress
 import json
 import os
 import sys
@@ -33,6 +32,7 @@ from typing import Any, NoReturn
 import lgstream as lgs
 
 from . import demo as seed
+from ._loopback import is_loopback
 from ._sources import STREAM_MODES
 from .sinks import Encoder, NDJSONEncoder, SSEEncoder
 
@@ -417,20 +417,11 @@ def _run(args: argparse.Namespace) -> int:
     return _output(events, args.format, node_filter)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _serve(args: argparse.Namespace) -> int:
     modes = _modes(args.modes) if args.modes else list(_SERVE_MODES)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port is 0 to 65535, got {args.port}")
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback(args.host) and not args.allow_remote:
         raise CliError(
             f"--host {args.host} is not loopback: anyone who reaches it could run the"
             " graph; add --allow-remote if you mean it"

@@ -46,6 +46,11 @@ class Filter:
         return ()
 
 
+def ns_names(ns: tuple[str, ...]) -> tuple[str, ...]:
+    """A namespace's node names: ``("research:<task id>",)`` -> ``("research",)``."""
+    return tuple(segment.partition(":")[0] for segment in ns)
+
+
 def node_path(event: Event) -> tuple[str, ...]:
     """Where an event comes from, as node names from the root graph down.
 
@@ -53,7 +58,7 @@ def node_path(event: Event) -> tuple[str, ...]:
     event's own ``node`` (if any) ends the path: a token of node ``inner`` in the
     subgraph that root node ``research`` runs has the path ``("research", "inner")``.
     """
-    names = tuple(segment.partition(":")[0] for segment in event.ns)
+    names = ns_names(event.ns)
     return (*names, event.node) if event.node is not None else names
 
 
@@ -119,7 +124,7 @@ class _Nodes(Filter):
             return event.node in self._heads
         names = self._ns_cache.get(ns)
         if names is None:
-            names = self._ns_cache[ns] = tuple(s.partition(":")[0] for s in ns)
+            names = self._ns_cache[ns] = ns_names(ns)
         if names[0] in self._heads:
             return True
         path = (*names, event.node) if event.node is not None else names

@@ -32,7 +32,7 @@ from .._events import (
     Token,
     Update,
 )
-from ..ops import node_path
+from ..ops._filters import node_path, ns_names
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -114,10 +114,9 @@ class _Tracker:
 
     def _ancestors(self, ns: tuple[str, ...], out: list[_Change]) -> None:
         # A subgraph's events mean the parent node that runs it has started too.
-        for depth, segment in enumerate(ns):
-            name = segment.partition(":")[0]
-            path = (*(s.partition(":")[0] for s in ns[:depth]), name)
-            self._start(("node", ns[:depth], name), _label(path), out)
+        names = ns_names(ns)
+        for depth, name in enumerate(names):
+            self._start(("node", ns[:depth], name), _label(names[: depth + 1]), out)
 
     def _start(self, key: _Key, label: str, out: list[_Change]) -> None:
         if key not in self._open:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import _socket
 import contextlib
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
 from typing import Any, Final
 
 from .._errors import UsageError
+from .._loopback import is_loopback
 
 __all__ = ["NetworkBlockedError", "block_network"]
 
@@ -37,24 +37,6 @@ class NetworkBlockedError(UsageError, ConnectionError):
 
 
 _INET: Final = (socket.AF_INET, socket.AF_INET6)
-_LOCAL_NAMES: Final = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def _is_loopback(address: object) -> bool:
-    host = address[0] if isinstance(address, tuple) and address else address
-    if not isinstance(host, str):
-        return False
-    if host.lower() in _LOCAL_NAMES:
-        return True
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone id
-    except ValueError:
-        return False  # a host name other than localhost: resolving it would tell nothing
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
 _guard_lock = threading.Lock()
 
 
@@ -72,12 +54,12 @@ def block_network() -> Iterator[None]:
         connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
 
         def guarded_connect(sock: _socket.socket, address: Any, /) -> None:
-            if sock.family in _INET and not _is_loopback(address):
+            if sock.family in _INET and not is_loopback(address):
                 raise NetworkBlockedError(address)
             connect(sock, address)
 
         def guarded_connect_ex(sock: _socket.socket, address: Any, /) -> int:
-            if sock.family in _INET and not _is_loopback(address):
+            if sock.family in _INET and not is_loopback(address):
                 raise NetworkBlockedError(address)
             return connect_ex(sock, address)
 
