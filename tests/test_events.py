@@ -193,7 +193,8 @@ def test_the_fast_token_constructor_equals_init_and_sets_every_field() -> None:
     from lgstream._events import new_token
 
     params = list(inspect.signature(new_token).parameters)
-    assert sorted(params) == sorted(f.name for f in dataclasses.fields(lgs.Token))
+    # Every field but the source's event id, which a fresh token never has.
+    assert sorted([*params, "event_id"]) == sorted(f.name for f in dataclasses.fields(lgs.Token))
     chunk = AIMessageChunk(content="a", id="m")
     values: dict[str, Any] = {
         "ns": ("sub:1",),
@@ -210,5 +211,6 @@ def test_the_fast_token_constructor_equals_init_and_sets_every_field() -> None:
     assert fast == slow
     for name in params:
         assert getattr(fast, name) is values[name]
+    assert fast.event_id is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.text = "b"  # type: ignore[misc]

@@ -25,6 +25,7 @@ from ._errors import BadOperatorError as BadOperatorError
 from ._errors import LgstreamError as LgstreamError
 from ._errors import MalformedPartError as MalformedPartError
 from ._errors import NotAGraphError as NotAGraphError
+from ._errors import RemoteRunError as RemoteRunError
 from ._errors import StopRun as StopRun
 from ._errors import StreamError as StreamError
 from ._errors import UnknownStreamModeError as UnknownStreamModeError
@@ -62,6 +63,7 @@ from ._pipeline import AsyncEventStream as AsyncEventStream
 from ._pipeline import EventStream as EventStream
 from ._pipeline import Operator as Operator
 from ._pipeline import TimedOperator as TimedOperator
+from ._remote import from_sdk as from_sdk
 from ._sources import DEFAULT_MODES as DEFAULT_MODES
 from ._sources import STREAM_MODES as STREAM_MODES
 from ._sources import GraphLike as GraphLike
@@ -97,6 +99,7 @@ __all__ = [
     "NotAGraphError",
     "Operator",
     "Reasoning",
+    "RemoteRunError",
     "RunFailed",
     "RunFinished",
     "RunStarted",
@@ -124,6 +127,7 @@ __all__ = [
     "afrom_parts",
     "astream",
     "from_parts",
+    "from_sdk",
     "revive_message",
     "stream",
     "to_jsonable",

@@ -10,6 +10,7 @@ that says what was wrong and what to do about it::
     │   └── BadOperatorError        (also TypeError)  something piped that is no operator
     └── StreamError                 something went wrong while events were flowing
         ├── MalformedPartError      (also ValueError) a raw part of no known shape
+        ├── RemoteRunError          a run on a LangGraph Server failed (its type and message)
         └── PatchError              (also ValueError) a JSON Patch that cannot be applied
                                     (``lgstream.ops.PatchError``)
 
@@ -17,7 +18,9 @@ that says what was wrong and what to do about it::
                                     stream was closed, like GeneratorExit
 
 Errors raised by the graph itself are never wrapped: they reach the caller as
-they were raised, after a ``RunFailed`` event that carries them.
+they were raised, after a ``RunFailed`` event that carries them. A run on a
+LangGraph Server cannot send its exception, only the exception's type name and
+message: those arrive as a ``RemoteRunError``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "LgstreamError",
     "MalformedPartError",
     "NotAGraphError",
+    "RemoteRunError",
     "StopRun",
     "StreamError",
     "UnknownStreamModeError",
@@ -121,3 +125,20 @@ class MalformedPartError(StreamError, ValueError):
             ' dict {"type", "ns", "data"}, a v1 (mode, data) or (ns, mode, data) tuple,'
             " or a bare item with `mode=` given."
         )
+
+
+class RemoteRunError(StreamError):
+    """A run on a LangGraph Server failed: the server's ``error`` event.
+
+    Attributes:
+        error_type: the exception's class name on the server (``"ValueError"``).
+        message: the exception's message, as the server sent it.
+        run_id: the server's run id, where known.
+    """
+
+    def __init__(self, error_type: str, message: str, run_id: str | None = None) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.run_id = run_id
+        where = f" (run {run_id})" if run_id else ""
+        super().__init__(f"{error_type}: {message} [raised on the LangGraph Server{where}]")

@@ -81,6 +81,10 @@ class _EventBase:
     ``"node:<task id>"`` segment per subgraph level."""
     node: str | None = None
     """The node that produced the event, where LangGraph says which."""
+    event_id: str | None = field(default=None, compare=False, repr=False)
+    """The id its source gave the event: a LangGraph Server's SSE event id (runs
+    streamed with ``stream_resumable=True``), to resume the stream after it. Not part
+    of equality, so a remote event equals the same local one."""
 
     # Fields left out of the JSON form: raw, shared or non-serialisable payloads.
     _json_skip: ClassVar[frozenset[str]] = frozenset()
@@ -92,6 +96,8 @@ class _EventBase:
         for f in dataclasses.fields(self):
             if f.name not in skip:
                 out[f.name] = to_jsonable(getattr(self, f.name))
+        if out["event_id"] is None:  # only remote events have one: no null on every event
+            del out["event_id"]
         return out
 
 
@@ -128,6 +134,7 @@ def _slot_setter(cls: type, name: str) -> Callable[[object, Any], None]:
 _new = object.__new__
 _set_ns = _slot_setter(_EventBase, "ns")
 _set_node = _slot_setter(_EventBase, "node")
+_set_event_id = _slot_setter(_EventBase, "event_id")
 _set_text = _slot_setter(Token, "text")
 _set_message_id = _slot_setter(Token, "message_id")
 _set_chunk = _slot_setter(Token, "chunk")
@@ -156,6 +163,7 @@ def new_token(
     token: Token = _new(Token)
     _set_ns(token, ns)
     _set_node(token, node)
+    _set_event_id(token, None)
     _set_text(token, text)
     _set_message_id(token, message_id)
     _set_chunk(token, chunk)
@@ -163,6 +171,11 @@ def new_token(
     _set_tags(token, tags)
     _set_metadata(token, metadata)
     return token
+
+
+def stamp_event_id(event: _EventBase, event_id: str) -> None:
+    """Give a just-built event (nobody else holds it yet) its source's id."""
+    _set_event_id(event, event_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

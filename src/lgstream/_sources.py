@@ -44,6 +44,7 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.pregel.protocol import PregelProtocol
+from langgraph.pregel.remote import RemoteGraph
 
 from ._errors import MalformedPartError, NotAGraphError, StopRun, UnknownStreamModeError
 from ._events import (
@@ -650,7 +651,9 @@ def stream(
 
     Args:
         source: a compiled graph, a ``RemoteGraph``, or any Pregel-like object with
-            ``stream()`` and ``astream()``.
+            ``stream()`` and ``astream()``. A ``RemoteGraph`` streams through its
+            langgraph-sdk client: the events carry the server's run id and event ids,
+            and closing the stream cancels the server run.
         input: the graph's input (a state dict, a ``Command``, or ``None`` to resume).
         modes: LangGraph stream modes, any iterable or one string. The default,
             ``("messages", "updates")``, gives tokens, node updates and interrupts.
@@ -668,7 +671,13 @@ def stream(
     Raises:
         NotAGraphError: ``source`` cannot be streamed.
         UnknownStreamModeError: a mode LangGraph does not have.
+        RemoteRunError: the run failed on a LangGraph Server (``RemoteGraph``).
     """
+    if isinstance(source, RemoteGraph):
+        from ._remote import stream_remote  # imports this module
+
+        modes = _check_modes(modes)
+        return stream_remote(source, input, modes, subgraphs, config, raise_errors, graph_kwargs)
     run = _Run(source, input, modes, subgraphs, config, raise_errors, graph_kwargs, "stream")
     return EventStream(_sync_events(run), on_close=run.stop)
 
@@ -689,6 +698,11 @@ def astream(
         The run's events. Closing the stream (``aclose()``, ``async with``) or
             cancelling the task that iterates it cancels the run's node tasks.
     """
+    if isinstance(source, RemoteGraph):
+        from ._remote import astream_remote  # imports this module
+
+        modes = _check_modes(modes)
+        return astream_remote(source, input, modes, subgraphs, config, raise_errors, graph_kwargs)
     run = _Run(source, input, modes, subgraphs, config, raise_errors, graph_kwargs, "astream")
     return AsyncEventStream(_async_events(run), on_close=run.stop)
 
