@@ -3,6 +3,8 @@
 from ._assertions import EventPattern as EventPattern
 from ._assertions import assert_aevents as assert_aevents
 from ._assertions import assert_events as assert_events
+from ._dev_server import DevServerError as DevServerError
+from ._dev_server import LangGraphDevServer as LangGraphDevServer
 from ._fake_model import FakeChatModel as FakeChatModel
 from ._fake_model import FakeModelError as FakeModelError
 from ._fake_model import ReasoningStyle as ReasoningStyle
@@ -28,10 +30,12 @@ from ._record import replay as replay
 __all__ = [
     "CASSETTE_VERSION",
     "CassetteError",
+    "DevServerError",
     "EventPattern",
     "FakeChatModel",
     "FakeModelError",
     "FakeOllamaServer",
+    "LangGraphDevServer",
     "NetworkBlockedError",
     "OllamaReply",
     "OllamaRequest",
