@@ -41,7 +41,13 @@ def _answer(messages: list[BaseMessage]) -> Reply:
 
 # --- chat: one streaming node ----------------------------------------------------------
 
-chat = lgs.graphs.chat(FakeChatModel(script=_answer), name="chat")
+
+def chat_model() -> FakeChatModel:
+    """The model of ``chat``."""
+    return FakeChatModel(script=_answer)
+
+
+chat = lgs.graphs.chat(chat_model(), name="chat")
 
 
 # --- agent: two tool calls streamed in parallel, then an answer ----------------------------

@@ -429,3 +429,30 @@ async def test_async_sdk_parts_give_the_same_events() -> None:
     assert [ev.kind for ev in events] == ["run_started", "update", "run_finished"]
     assert events[1].ns == ("sub:abc",)
     assert events[1] == next(iter(lgs.from_sdk(items[1:]) | lgs.ops.kinds("update")))
+
+
+def test_tasks_checkpoints_and_debug_modes_read_like_local_ones(
+    client: SyncLangGraphClient,
+) -> None:
+    modes: Any = ["tasks", "checkpoints", "debug"]
+    thread_id = client.threads.create()["thread_id"]
+    there = list(
+        lgs.from_sdk(client.runs.stream(thread_id, "chat", input=QUESTION, stream_mode=modes))
+    )
+    # The server has a checkpointer; give the local graph one too.
+    local_graph = lgs.graphs.chat(server_graphs.chat_model(), checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t-1"}}
+    local = list(lgs.stream(local_graph, QUESTION, modes=modes, config=config))
+
+    def tasks(events: list[lgs.Event]) -> list[tuple[str, str | None]]:
+        return [
+            (ev.kind, ev.node) for ev in events if isinstance(ev, lgs.TaskStart | lgs.TaskResult)
+        ]
+
+    assert tasks(there) == tasks(local) != []
+    checkpoints = [ev for ev in there if isinstance(ev, lgs.Checkpoint)]
+    assert len(checkpoints) == len([ev for ev in local if isinstance(ev, lgs.Checkpoint)])
+    last = checkpoints[-1]
+    assert last.next == ()
+    assert last.checkpoint_id
+    assert [m.type for m in last.values["messages"]] == ["human", "ai"]  # revived
