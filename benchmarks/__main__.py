@@ -9,7 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from . import bench_diff, bench_encoders, bench_fake_model, bench_join, bench_overhead
+from . import (
+    bench_diff,
+    bench_encoders,
+    bench_fake_model,
+    bench_join,
+    bench_overhead,
+    bench_remote,
+)
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": bench_overhead.main,
@@ -17,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "diff": bench_diff.main,
     "fake_model": bench_fake_model.main,
     "encoders": bench_encoders.main,
+    "remote": bench_remote.main,  # starts a local `langgraph dev` (~3 s)
 }
 
 
