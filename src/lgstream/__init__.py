@@ -20,6 +20,7 @@ Quick start::
 from . import backends as backends
 from . import graphs as graphs
 from . import ops as ops
+from . import protocols as protocols
 from . import sinks as sinks
 from ._errors import BadOperatorError as BadOperatorError
 from ._errors import LgstreamError as LgstreamError
