@@ -29,6 +29,7 @@ from langgraph.graph import END, START, StateGraph
 import lgstream as lgs
 
 graph = lgs.graphs.qa("fake:Hello from the file")
+chat = lgs.graphs.chat("fake:Hello from the chat")
 
 
 def make_graph() -> Any:
@@ -238,7 +239,10 @@ def test_a_failure_is_reported_even_when_the_node_filter_drops_it(
     ("argv", "message"),
     [
         (["run", "no_such_module_here:graph"], "cannot import 'no_such_module_here'"),
-        (["run", "{module}:missing"], "has no attribute 'missing'; graphs it has: failing, graph"),
+        (
+            ["run", "{module}:missing"],
+            "has no attribute 'missing'; graphs it has: chat, failing, graph",
+        ),
         (["run", "{module}:not_a_graph"], "cannot stream a int"),
         (["run", "{module}:builder"], "uncompiled builder"),
         (["run", "{module}:needs_a_model"], "cannot stream a function"),
@@ -286,7 +290,7 @@ def test_a_missing_attribute_lists_the_graphs_there_are(
     _, module = graph_file
     assert main(["run", f"{module}:grahp"]) == 2
     error = one_line_error(capsys.readouterr().err)
-    assert error.endswith("has no attribute 'grahp'; graphs it has: failing, graph")
+    assert error.endswith("has no attribute 'grahp'; graphs it has: chat, failing, graph")
 
 
 def test_a_module_is_not_a_graph(
@@ -367,6 +371,91 @@ def test_serve_runs_the_app_on_loopback(graph_file: tuple[Path, str]) -> None:
             process.wait(10)
 
 
+def sse_data(text: str) -> list[str]:
+    """The ``data:`` of every SSE frame; the frames are ``data: ...`` and ``\\n\\n``."""
+    frames = text.split("\n\n")
+    assert frames[-1] == ""
+    assert all(frame.startswith("data: ") for frame in frames[:-1])
+    return [frame[6:] for frame in frames[:-1]]
+
+
+def test_run_agui(graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = graph_file
+    code = main(["run", f"{path}:graph", "--input", '{"question": "Hi?"}', "--format", "agui"])
+    assert code == 0
+    events = [json.loads(data) for data in sse_data(capsys.readouterr().out)]
+    assert events[0]["type"] == "RUN_STARTED"
+    assert events[-1]["type"] == "RUN_FINISHED"
+    text = [e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT"]
+    assert "".join(text) == "Hello from the file"
+    assert "STATE_SNAPSHOT" in {e["type"] for e in events}  # values mode by default
+
+
+def test_run_vercel(graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = graph_file
+    code = main(["run", f"{path}:graph", "--input", '{"question": "Hi?"}', "--format", "vercel"])
+    assert code == 0
+    data = sse_data(capsys.readouterr().out)
+    assert data[-1] == "[DONE]"
+    parts = [json.loads(item) for item in data[:-1]]
+    assert parts[0]["type"] == "start"
+    assert parts[-1] == {"type": "finish", "finishReason": "stop"}
+    assert "".join(p["delta"] for p in parts if p["type"] == "text-delta") == "Hello from the file"
+
+
+@pytest.mark.parametrize(("fmt", "last"), [("agui", "RUN_ERROR"), ("vercel", "[DONE]")])
+def test_a_protocol_run_that_raises_exits_with_1(
+    graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str], fmt: str, last: str
+) -> None:
+    path, _ = graph_file
+    assert main(["run", f"{path}:failing", "--input", '{"x": 1}', "--format", fmt]) == 1
+    captured = capsys.readouterr()
+    data = sse_data(captured.out)
+    assert last in data[-1]
+    if fmt == "vercel":
+        assert json.loads(data[-3]) == {"type": "error", "errorText": "ValueError: boom"}
+    assert one_line_error(captured.err) == "lgstream: the graph raised ValueError: boom"
+
+
+def test_serve_a_protocol(graph_file: tuple[Path, str]) -> None:
+    path, _ = graph_file
+    with subprocess.Popen(
+        [_console_script(), "serve", f"{path}:chat", "--port", "0", "--format", "vercel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        try:
+            assert process.stderr is not None
+            url = ""
+            for line in process.stderr:
+                if "running on" in line:
+                    url = line.split("running on ", 1)[1].split()[0]
+                    break
+            assert url.startswith("http://127.0.0.1:"), url
+            body = {
+                "id": "chat-1",
+                "trigger": "submit-message",
+                "messages": [
+                    {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}
+                ],
+            }
+            with httpx.Client(timeout=10) as client:
+                response = client.post(f"{url}/stream", json=body)
+                sse = client.post(f"{url}/stream?format=ndjson", json={"input": {"messages": []}})
+            assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+            data = sse_data(response.text)
+            assert data[-1] == "[DONE]"
+            deltas = [json.loads(d) for d in data[:-1]]
+            text = "".join(d["delta"] for d in deltas if d["type"] == "text-delta")
+            assert text == "Hello from the chat"
+            assert sse.headers["content-type"] == "application/x-ndjson"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
 @pytest.mark.parametrize(
     "argv", [["--help"], ["demo", "--help"], ["run", "--help"], ["serve", "--help"]]
 )
@@ -377,7 +466,9 @@ def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     if argv != ["--help"]:
         assert "examples:" in out
     if argv[0] in ("demo", "run"):
-        assert "--format {console,sse,ndjson,jsonl}" in out
+        assert "--format {console,sse,ndjson,jsonl,agui,vercel}" in out
+    if argv[0] == "serve":
+        assert "--format {agui,vercel}" in out
 
 
 # --- the installed command -----------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -447,3 +448,119 @@ def test_resumable_streams_ask_browsers_to_reconnect_within_the_grace_period() -
     assert resumable[0] == 1000
     assert set(resumable[1:]) == {None}
     assert set(plain) == {None}
+
+
+# --- UI protocols --------------------------------------------------------------------------
+
+AGUI_BODY = {
+    "threadId": "t-1",
+    "runId": "r-1",
+    "messages": [{"id": "u1", "role": "user", "content": "Why?"}],
+}
+VERCEL_BODY = {
+    "id": "c-1",
+    "trigger": "submit-message",
+    "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Why?"}]}],
+}
+PROTOCOL_BODIES = {"agui": AGUI_BODY, "vercel": VERCEL_BODY}
+
+
+@pytest.mark.parametrize("protocol", ["agui", "vercel"])
+def test_a_protocol_response_streams_and_a_disconnect_cancels_the_run(protocol: str) -> None:
+    model = FakeChatModel(script=[LONG_ANSWER], delay=0.01)
+    app = create_app(lgs.graphs.chat(model), replay=False, protocol=protocol)  # type: ignore[arg-type]
+    with serving(app) as url:
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream("POST", f"{url}/stream", json=PROTOCOL_BODIES[protocol]) as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            if protocol == "vercel":
+                assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+            lines: list[str] = []
+            for line in response.iter_lines():
+                lines.append(line)
+                if sum('-delta"' in x or "CONTENT" in x for x in lines) == 5:
+                    break
+            # The first frames came while the model was still streaming.
+            assert model.tokens_streamed < 300
+        closed_at = model.tokens_streamed
+        settled = wait_until_still(lambda: model.tokens_streamed)
+        assert settled < 0.5  # StreamingResponse's cancellation reached the graph
+        assert model.tokens_streamed < 300
+        assert model.tokens_streamed - closed_at < 50
+        assert len(model.calls) == 1
+
+
+@pytest.mark.parametrize("protocol", ["agui", "vercel"])
+def test_sse_response_speaks_a_protocol(protocol: Format) -> None:
+    graph = lgs.graphs.chat(FakeChatModel(script=["Hello\nthere"]))
+
+    async def run(request: Request) -> Response:
+        return sse_response(graph, {"messages": [HumanMessage("Hi")]}, format=protocol)
+
+    app = Starlette(routes=[Route("/run", run, methods=["POST"])])
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        body = client.post(f"{url}/run").content
+    assert b"\r" not in body  # the AG-UI client splits events on "\n\n" only
+    frames = body.split(b"\n\n")
+    assert frames[-1] == b""
+    assert all(frame.startswith(b"data: ") for frame in frames[:-1])
+    if protocol == "agui":
+        events = [json.loads(frame[6:]) for frame in frames[:-1]]
+        assert events[-1]["type"] == "RUN_FINISHED"
+        kind, text = "TEXT_MESSAGE_CONTENT", "delta"
+    else:
+        assert frames[-2] == b"data: [DONE]"
+        events = [json.loads(frame[6:]) for frame in frames[:-2]]
+        kind, text = "text-delta", "delta"
+    assert "".join(e[text] for e in events if e["type"] == kind) == "Hello\nthere"
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "says"),
+    [
+        ("format=agui", {"threadId": "t"}, "not an AG-UI RunAgentInput: runId: Field required"),
+        (
+            "format=agui",
+            {**AGUI_BODY, "messages": [{"id": "x", "role": "robot", "content": "?"}]},
+            "messages.0",
+        ),
+        ("format=vercel", {"id": "c", "messages": []}, "body.messages is empty"),
+        ("format=vercel", {"id": "c", "messages": [{"id": "u", "role": "user"}]}, "parts"),
+        ("format=vercel", [1, 2], "must be a JSON object"),
+        ("format=xml", {"input": QUESTION}, "format is one of sse, ndjson, agui, vercel"),
+    ],
+)
+def test_bad_protocol_input_is_a_400_that_says_what_is_wrong(
+    query: str, body: Any, says: str
+) -> None:
+    app = create_app(lgs.graphs.chat(FakeChatModel(script=["hi"])), replay=False)
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        response = client.post(f"{url}/stream?{query}", json=body)
+        get = client.get(f"{url}/stream", params={"input": "{}", "format": "agui"})
+    assert response.status_code == 400
+    assert says in response.json()["error"]
+    assert get.status_code == 400
+    assert "takes a POST" in get.json()["error"]
+
+
+def test_a_graph_with_threads_needs_the_conversation_id() -> None:
+    graph = lgs.graphs.chat(FakeChatModel(script=["hi"]), checkpointer=InMemorySaver())
+    app = create_app(graph, protocol="vercel")
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        response = client.post(f"{url}/stream", json={**VERCEL_BODY, "id": None})
+        plain = client.post(f"{url}/stream?format=sse", json={"input": {"messages": []}})
+    assert response.status_code == 400
+    assert "conversation id" in response.json()["error"]
+    assert plain.status_code == 200  # another format still answers on the protocol route
+
+
+def test_protocol_formats_have_no_replay() -> None:
+    graph = build_seed_graph(FakeChatModel(script=["hi"]))
+    with pytest.raises(lgs.UsageError, match="without replay"):
+        sse_response(graph, QUESTION, format="agui", replay=ReplayBuffer())
+    with pytest.raises(lgs.UsageError, match="without replay"):
+        sse_response(graph, QUESTION, format="vercel", last_event_id="x:1")
+    with pytest.raises(lgs.UsageError, match="protocol"):
+        create_app(graph, protocol="xml")  # type: ignore[arg-type]

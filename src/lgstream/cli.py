@@ -6,13 +6,16 @@
     lgstream run module:graph --input JSON [--modes M,...] [--subgraphs] [--node NAME]
                  [--format F]
     lgstream serve module:graph [--host H] [--port P] [--modes M,...] [--subgraphs]
-                   [--input JSON] [--allow-remote]
+                   [--input JSON] [--allow-remote] [--format agui|vercel]
 
 Formats: ``console`` (``lgstream.sinks.console``, needs rich), ``sse`` and
 ``ndjson`` (the wire encoders, numbered events), ``jsonl`` (one
-``to_jsonable(event)`` per line). ``serve`` runs ``lgstream.sinks.asgi.create_app``
-under uvicorn (the ``server`` extra). Bad arguments print one line on stderr and
-exit with 2; a graph that raises prints one line and exits with 1.
+``to_jsonable(event)`` per line), ``agui`` and ``vercel`` (the frames of the UI
+protocols, ``lgstream.protocols``). ``serve`` runs
+``lgstream.sinks.asgi.create_app`` under uvicorn (the ``server`` extra); with
+``--format agui|vercel`` its ``POST /stream`` speaks that protocol. Bad
+arguments print one line on stderr and exit with 2; a graph that raises prints
+one line and exits with 1.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from .sinks import Encoder, NDJSONEncoder, SSEEncoder
 
 __all__ = ["main"]
 
-FORMATS = ("console", "sse", "ndjson", "jsonl")
+FORMATS = ("console", "sse", "ndjson", "jsonl", "agui", "vercel")
+PROTOCOLS = ("agui", "vercel")
+# What the protocol encoders read: the default modes of --format agui|vercel.
+_PROTOCOL_MODES = ("messages", "updates", "values", "custom")
 # The page shows the state as it changes: `values` on top of the defaults.
 _SERVE_MODES = (*lgs.DEFAULT_MODES, "values")
 
@@ -64,8 +70,8 @@ def _csv(values: Sequence[str] | None) -> list[str]:
     return [item.strip() for value in values or () for item in value.split(",") if item.strip()]
 
 
-def _modes(values: Sequence[str] | None) -> list[str]:
-    modes = _csv(values) or list(lgs.DEFAULT_MODES)
+def _modes(values: Sequence[str] | None, default: Sequence[str] = lgs.DEFAULT_MODES) -> list[str]:
+    modes = _csv(values) or list(default)
     for mode in modes:  # checked before any model is resolved or graph imported
         if mode not in STREAM_MODES:
             raise lgs.UnknownStreamModeError(mode, STREAM_MODES)
@@ -88,8 +94,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         default="console",
         help=(
             "console: readable output (needs rich); sse: Server-Sent Events; ndjson: one"
-            " numbered JSON event per line; jsonl: one plain JSON event per line"
-            " (default: console)"
+            " numbered JSON event per line; jsonl: one plain JSON event per line;"
+            " agui, vercel: the frames of that UI protocol (default modes"
+            f" {','.join(_PROTOCOL_MODES)}) (default: console)"
         ),
     )
 
@@ -220,6 +227,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--input", metavar="JSON", help="the input the page starts with, as JSON")
     serve.add_argument(
+        "--format",
+        choices=PROTOCOLS,
+        help=(
+            "POST /stream speaks this UI protocol: agui (an AG-UI RunAgentInput in,"
+            " AG-UI events out) or vercel (a useChat body in, the AI SDK UI message"
+            " stream out); ?format=sse|ndjson still asks for lgstream's events"
+        ),
+    )
+    serve.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a --host that is not loopback (anyone who reaches it can run the graph)",
@@ -345,6 +361,32 @@ def _write_bytes(events: Iterable[lgs.Event], encoder: Encoder) -> None:
             stdout.flush()
 
 
+def _write_protocol(events: Iterable[lgs.Event], fmt: str) -> None:
+    # Imported here: AG-UI needs the agui extra, and only its users have it.
+    try:
+        if fmt == "agui":
+            from .protocols.agui import encode_agui
+
+            frames: Iterable[bytes] = encode_agui(events, raise_errors=False)
+        else:
+            from .protocols.vercel import encode_vercel
+
+            frames = encode_vercel(events)
+    except ModuleNotFoundError as error:
+        raise CliError(
+            f"--format {fmt} needs {error.name}: pip install 'lgstream[agui]'"
+        ) from error
+    stdout = sys.stdout
+    buffer = getattr(stdout, "buffer", None)
+    for frame in frames:
+        if buffer is not None:
+            buffer.write(frame)
+            buffer.flush()
+        else:
+            stdout.write(frame.decode())
+            stdout.flush()
+
+
 def _print_console(events: Iterable[lgs.Event]) -> None:
     # Imported here: rich is an optional extra, and the console sink may need it
     # at import, or only once it writes to a terminal.
@@ -378,7 +420,9 @@ def _output(
     if node_filter is not None:
         watched = watched | node_filter
     with watched:
-        if fmt == "console":
+        if fmt in PROTOCOLS:
+            _write_protocol(watched, fmt)
+        elif fmt == "console":
             _print_console(watched)
         elif fmt == "sse":
             _write_bytes(watched, SSEEncoder())
@@ -396,8 +440,12 @@ def _output(
 # --- commands --------------------------------------------------------------------------
 
 
+def _default_modes(fmt: str) -> Sequence[str]:
+    return _PROTOCOL_MODES if fmt in PROTOCOLS else lgs.DEFAULT_MODES
+
+
 def _demo(args: argparse.Namespace) -> int:
-    modes = _modes(args.modes)
+    modes = _modes(args.modes, _default_modes(args.format))
     spec: str | None = args.model
     model = lgs.backends.resolve(spec, check=True) if spec else seed.demo_model(args.delay)
     graph = seed.build_seed_graph(model)
@@ -406,7 +454,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    modes = _modes(args.modes)
+    modes = _modes(args.modes, _default_modes(args.format))
     graph_input = _parse_input(args.input)
     node_names = _csv(args.node)
     node_filter = lgs.ops.nodes(*node_names) if node_names else None
@@ -438,7 +486,12 @@ def _serve(args: argparse.Namespace) -> int:
         ) from error
     graph = load_graph(args.target)
     app = create_app(
-        graph, modes=modes, subgraphs=args.subgraphs, example_input=example, title=args.target
+        graph,
+        modes=modes,
+        subgraphs=args.subgraphs,
+        example_input=example,
+        title=args.target,
+        protocol=args.format,
     )
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port))
     try:

@@ -11,6 +11,11 @@ sse-starlette, uvicorn).
   the live tail.
 - ``create_app(graph)`` is a ready Starlette app: ``POST /stream`` (or ``GET``
   for ``EventSource``), and ``GET /`` with a page that shows the run live.
+- The formats ``"agui"`` and ``"vercel"`` speak the UI protocols of
+  ``lgstream.protocols`` instead (AG-UI, the Vercel AI SDK UI message stream):
+  ``sse_response(..., format="agui")``, or ``create_app`` with ``?format=agui``
+  or ``protocol="agui"``, whose POST route then reads the protocol's own request
+  body. They are never buffered for replay.
 
 On the wire, every SSE message is ``id: <run_id>:<seq>``, ``event: <kind>``,
 ``data: <compact JSON of to_jsonable(event)>``; an NDJSON line is
@@ -32,13 +37,14 @@ import html
 import json
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from itertools import islice
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -53,15 +59,28 @@ from ._encoders import SSEEncoder, dumps
 
 __all__ = [
     "NDJSON_MEDIA_TYPE",
+    "PROTOCOL_MODES",
     "AnyOperator",
     "Format",
+    "ProtocolFormat",
     "ReplayBuffer",
     "create_app",
     "sse_response",
 ]
 
-Format: TypeAlias = Literal["sse", "ndjson"]
-"""The wire format of a response: Server-Sent Events or newline-delimited JSON."""
+ProtocolFormat: TypeAlias = Literal["agui", "vercel"]
+"""A UI protocol: AG-UI (``lgstream.protocols.agui``) or the Vercel AI SDK UI
+message stream (``lgstream.protocols.vercel``)."""
+
+Format: TypeAlias = Literal["sse", "ndjson", "agui", "vercel"]
+"""The wire format of a response: lgstream's events as Server-Sent Events or
+newline-delimited JSON, or a UI protocol."""
+
+PROTOCOL_MODES: Final = ("messages", "updates", "values", "custom")
+"""The stream modes of a protocol run: what the protocol encoders read."""
+
+_FORMATS: Final = get_args(Format)
+_PROTOCOLS: Final = get_args(ProtocolFormat)
 
 AnyOperator: TypeAlias = "Operator[Any, Any] | TimedOperator[Any, Any]"
 """An operator to pipe a run's events through before they are sent."""
@@ -194,7 +213,10 @@ class _Tick(enum.Enum):
     KEEPALIVE = "keepalive"  # nothing came for `keepalive` seconds
 
 
-async def _get(queue: asyncio.Queue[_Item | None], keepalive: float | None) -> _Item | _Tick | None:
+_T = TypeVar("_T")
+
+
+async def _get(queue: asyncio.Queue[_T], keepalive: float | None) -> _T | _Tick:
     if not keepalive:
         return await queue.get()
     try:
@@ -408,11 +430,92 @@ def _run_config(config: RunnableConfig | None, run_id: str | None) -> tuple[Runn
     return merged, str(merged["run_id"])
 
 
+# --- protocol responses -----------------------------------------------------------------
+
+
+async def _pumped(
+    source: AsyncGenerator[bytes, None], keepalive: float | None
+) -> AsyncIterator[bytes]:
+    """The body of a protocol response: its own task encodes the run into a queue.
+
+    The task, not the response, iterates ``source``: when the client leaves, the
+    server cancels the response (or drops this generator, which closes it), and
+    the ``finally`` below cancels the task, which closes ``source`` and so
+    ``lgs.astream``: the graph stops. Keepalives are SSE comments, ``: keepalive``,
+    which both protocols' clients skip (the AG-UI client reads only ``data:``
+    lines; the AI SDK's parser drops comments).
+    """
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_SIZE)
+
+    async def run() -> None:
+        try:
+            async for chunk in source:
+                await queue.put(chunk)
+        finally:
+            await source.aclose()  # also when cancelled while the queue was full
+        await queue.put(None)
+
+    task = _start(run())
+    try:
+        while True:
+            chunk = await _get(queue, keepalive)
+            if chunk is _Tick.KEEPALIVE:
+                yield _KEEPALIVE
+            elif chunk is None:
+                return
+            else:
+                yield chunk
+    finally:
+        task.cancel()
+
+
+_KEEPALIVE: Final = SSEEncoder().comment("keepalive")
+
+
+def _protocol_response(
+    graph: GraphLike,
+    input: Any,
+    *,
+    protocol: ProtocolFormat,
+    modes: str | Sequence[str],
+    config: RunnableConfig | None,
+    subgraphs: bool,
+    ops: Sequence[AnyOperator],
+    keepalive: float | None,
+    run_id: str | None,
+    thread_id: str | None,
+    protocol_run_id: str | None = None,
+) -> Response:
+    run_config, run_id = _run_config(config, run_id)
+    events = astream(
+        graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
+    ).pipe(*ops)
+    body: AsyncGenerator[bytes, None]
+    if protocol == "agui":
+        # Imported here: AG-UI needs the `agui` extra, and only its users have it.
+        from ..protocols.agui import AGUIEncoder, aencode_agui
+
+        if thread_id is None:
+            configurable = run_config.get("configurable") or {}
+            found = configurable.get("thread_id")
+            thread_id = str(found) if found is not None else None
+        body = aencode_agui(
+            events, thread_id=thread_id, run_id=protocol_run_id or run_id, raise_errors=False
+        )
+        media_type, headers = AGUIEncoder.media_type, AGUIEncoder(thread_id="").headers
+    else:
+        from ..protocols.vercel import VercelEncoder, aencode_vercel
+
+        body = aencode_vercel(events)
+        media_type, headers = VercelEncoder.media_type, VercelEncoder().headers
+    return StreamingResponse(_pumped(body, keepalive), media_type=media_type, headers=dict(headers))
+
+
 def sse_response(
     graph: GraphLike,
     input: Any,
     *,
-    modes: str | Sequence[str] = DEFAULT_MODES,
+    modes: str | Sequence[str] | None = None,
     config: RunnableConfig | None = None,
     subgraphs: bool = False,
     ops: Sequence[AnyOperator] = (),
@@ -423,6 +526,7 @@ def sse_response(
     run_id: str | None = None,
     last_event_id: str | None = None,
     retry: int | None = None,
+    thread_id: str | None = None,
 ) -> Response:
     """A streaming response for one graph run, for Starlette or FastAPI.
 
@@ -433,19 +537,28 @@ def sse_response(
     ``error`` event (type and short message, no traceback) and the response
     ends cleanly.
 
+    With ``format="agui"`` or ``"vercel"`` the response speaks that UI protocol
+    (``lgstream.protocols``): the encoder's media type and headers, its frames,
+    ``\\n`` line endings; the run's failure is the protocol's error event. There
+    is no replay for protocols: ``replay``, ``last_event_id`` and ``retry`` are
+    for ``"sse"`` and ``"ndjson"`` only.
+
     Args:
         graph: a compiled graph, or anything ``lgs.astream()`` takes.
         input: the graph's input.
-        modes: LangGraph stream modes (see ``lgs.astream``).
+        modes: LangGraph stream modes (see ``lgs.astream``); by default
+            ``DEFAULT_MODES``, and for a protocol ``PROTOCOL_MODES``
+            (``messages``, ``updates``, ``values``, ``custom``: what the
+            encoders read).
         config: the run's ``RunnableConfig``.
         subgraphs: also stream events from inside subgraphs.
         ops: operators to pipe the events through (new instances per response:
             operators hold state).
-        format: ``"sse"`` (``text/event-stream``) or ``"ndjson"``
-            (``application/x-ndjson``).
-        keepalive: seconds between keepalive comments (SSE) or blank lines
-            (NDJSON) that stop proxies from closing a quiet stream; ``None`` or 0
-            sends none.
+        format: ``"sse"`` (``text/event-stream``), ``"ndjson"``
+            (``application/x-ndjson``), ``"agui"`` or ``"vercel"``.
+        keepalive: seconds between keepalive comments (SSE and the protocols) or
+            blank lines (NDJSON) that stop proxies from closing a quiet stream;
+            ``None`` or 0 sends none.
         grace: with ``replay``, how long a run keeps going with no client attached.
         replay: keep the run's events in this buffer, so that a client can resume.
         run_id: the run's id, a UUID string (default: ``config["run_id"]`` or a new one).
@@ -457,12 +570,35 @@ def sse_response(
             milliseconds, sent with the first message. By default, with
             ``replay``, half of ``grace``: a browser's ``EventSource`` otherwise
             waits about 3 s, and the run would be cancelled before it comes back.
+        thread_id: ``"agui"`` only: the ``threadId`` that ``RUN_STARTED`` and
+            ``RUN_FINISHED`` carry (default: the config's
+            ``configurable.thread_id``, or a new UUID).
 
     Raises:
         UsageError: a bad argument (an unknown mode, a run_id that is no UUID, ...).
     """
-    if format not in ("sse", "ndjson"):
-        raise UsageError(f"format is 'sse' or 'ndjson', got {format!r}")
+    if format not in _FORMATS:
+        raise UsageError(f"format is one of {', '.join(_FORMATS)}, got {format!r}")
+    if format == "agui" or format == "vercel":
+        if replay is not None or last_event_id or retry is not None:
+            raise UsageError(
+                f"format={format!r} streams without replay: replay, last_event_id and"
+                " retry are for 'sse' and 'ndjson'"
+            )
+        return _protocol_response(
+            graph,
+            input,
+            protocol=format,
+            modes=PROTOCOL_MODES if modes is None else modes,
+            config=config,
+            subgraphs=subgraphs,
+            ops=ops,
+            keepalive=keepalive,
+            run_id=run_id,
+            thread_id=thread_id,
+        )
+    if modes is None:
+        modes = DEFAULT_MODES
     if grace < 0:
         raise UsageError(f"grace is a number of seconds >= 0, got {grace!r}")
     if retry is None and replay is not None:
@@ -565,6 +701,14 @@ def _client_config(value: Any) -> RunnableConfig | None:
     return dict(value)  # type: ignore[return-value]
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def create_app(
     graph: GraphLike,
     *,
@@ -578,6 +722,7 @@ def create_app(
     page: bool = True,
     example_input: Any = None,
     title: str = "lgstream",
+    protocol: ProtocolFormat | None = None,
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -594,6 +739,17 @@ def create_app(
     ``tags``, ``metadata`` and ``recursion_limit``. A malformed request gets a
     400 with ``{"error": "..."}``.
 
+    ``POST {path}?format=agui`` (or ``vercel``), or every ``POST {path}`` without
+    a ``format`` when ``protocol`` is set, speaks a UI protocol instead: the body
+    is the protocol's own request (AG-UI's ``RunAgentInput``, ``useChat``'s
+    ``{id, messages, trigger}``), turned into ``{"messages": [...]}`` by
+    ``lgstream.protocols.agui.graph_input`` / ``vercel.graph_input``, and the
+    run streams with ``PROTOCOL_MODES`` (whatever ``modes`` says). If the graph
+    has a checkpointer, the protocol's conversation id (AG-UI ``threadId``, the
+    ``useChat`` ``id``) is the run's ``configurable.thread_id`` and only the new
+    turn is sent (the thread has the rest); without one, the whole conversation
+    the client sent is the input, and no thread is used.
+
     Args:
         graph: the graph to serve.
         path: the stream route.
@@ -608,22 +764,82 @@ def create_app(
         page: serve the HTML page at ``/``.
         example_input: the input the page starts with.
         title: the page's title.
+        protocol: ``"agui"`` or ``"vercel"``: ``POST {path}`` speaks that
+            protocol unless the request asks for another ``format``.
 
     Raises:
-        UsageError: an unknown stream mode.
+        UsageError: an unknown stream mode or protocol.
     """
     _check_modes(modes)
+    if protocol is not None and protocol not in _PROTOCOLS:
+        raise UsageError(f"protocol is 'agui' or 'vercel', got {protocol!r}")
+    # The client's conversation id is a thread only where there is a checkpointer
+    # to keep it; elsewhere the client sends the whole conversation each time.
+    threads = isinstance(getattr(graph, "checkpointer", None), BaseCheckpointSaver)
     # `replay or None` would not do: an empty buffer is falsy.
     buffer = (
         ReplayBuffer() if replay is True else replay if isinstance(replay, ReplayBuffer) else None
     )
 
+    def requested_format(request: Request, default: Format | None) -> Format:
+        asked = request.query_params.get("format")
+        if asked is not None:
+            if asked not in _FORMATS:
+                raise _BadRequestError(f"format is one of {', '.join(_FORMATS)}, got {asked!r}")
+            return asked  # type: ignore[return-value]
+        if default is not None:
+            return default
+        return "ndjson" if NDJSON_MEDIA_TYPE in request.headers.get("accept", "") else "sse"
+
+    def respond_protocol(fmt: ProtocolFormat, body: Any) -> Response:
+        thread: str | None
+        if fmt == "agui":
+            from ..protocols import agui
+
+            try:
+                run = agui.parse_run_input(body)
+                graph_input = agui.graph_input(run, history=not threads)
+            except agui.ProtocolInputError as error:
+                raise _BadRequestError(str(error)) from None
+            thread, protocol_run_id = run.thread_id, run.run_id
+        else:
+            from ..protocols import vercel
+
+            try:
+                graph_input = vercel.graph_input(body, history=not threads)
+            except vercel.ProtocolInputError as error:
+                raise _BadRequestError(str(error)) from None
+            chat_id = body.get("id")
+            thread, protocol_run_id = (chat_id if isinstance(chat_id, str) else None), None
+        config: RunnableConfig | None = None
+        if threads:
+            if not thread:
+                raise _BadRequestError(
+                    "the graph keeps threads: the request needs its conversation id"
+                    " (AG-UI threadId, useChat id)"
+                )
+            config = {"configurable": {"thread_id": thread}}
+        # A client run id that is a UUID is the LangGraph run's id too; any other
+        # is only echoed in the protocol's run events.
+        run_id = protocol_run_id if protocol_run_id and _is_uuid(protocol_run_id) else None
+        return _protocol_response(
+            graph,
+            graph_input,
+            protocol=fmt,
+            modes=PROTOCOL_MODES,
+            config=config,
+            subgraphs=subgraphs,
+            ops=ops() if ops is not None else (),
+            keepalive=keepalive,
+            run_id=run_id,
+            thread_id=thread,
+            protocol_run_id=protocol_run_id,
+        )
+
     def respond(request: Request, fields: Mapping[str, Any]) -> Response:
-        fmt: Format = "sse"
-        if request.query_params.get(
-            "format"
-        ) == "ndjson" or NDJSON_MEDIA_TYPE in request.headers.get("accept", ""):
-            fmt = "ndjson"
+        fmt = requested_format(request, None)
+        if fmt == "agui" or fmt == "vercel":
+            raise _BadRequestError(f"format={fmt} takes a POST with the protocol's request body")
         last_event_id = request.headers.get("last-event-id")
         if not last_event_id and "input" not in fields:
             raise _BadRequestError("the request needs an input")
@@ -656,6 +872,9 @@ def create_app(
     async def stream_post(request: Request) -> Response:
         try:
             body = _json_field("the body", (await request.body()).decode() or "{}")
+            fmt = requested_format(request, protocol)
+            if fmt == "agui" or fmt == "vercel":
+                return respond_protocol(fmt, body)
             if not isinstance(body, dict):
                 raise _BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
             return respond(request, body)
