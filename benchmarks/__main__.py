@@ -15,6 +15,7 @@ from . import (
     bench_fake_model,
     bench_join,
     bench_overhead,
+    bench_protocols,
     bench_remote,
 )
 
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "diff": bench_diff.main,
     "fake_model": bench_fake_model.main,
     "encoders": bench_encoders.main,
+    "protocols": bench_protocols.main,  # ~45 s
     "remote": bench_remote.main,  # starts a local `langgraph dev` (~3 s)
 }
 
