@@ -41,6 +41,15 @@ __all__ = [
 ]
 
 
+def short_message(error: BaseException, limit: int = 200) -> str:
+    """The gist of an error for a client: the first line of its message, at most
+    ``limit`` characters (``""`` if it has none). Exception messages can hold a whole
+    prompt or response body; a client needs the gist, never a traceback."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
 class LgstreamError(Exception):
     """Base class of every error lgstream raises."""
 

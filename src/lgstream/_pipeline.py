@@ -164,12 +164,15 @@ def _check_operator(op: object) -> None:
 
 
 # --- the fused operator loop, sync and async twins over one core --------------------
-# _Chain, _pipe_sync and _pipe_async are the hot path of every pipeline without a
+# Chain, _pipe_sync and _pipe_async are the hot path of every pipeline without a
 # timed operator: keep them lean (benchmarks/bench_overhead.py).
 
 
-class _Chain:
-    """Feeds one item through a list of operators; shared by both stream kinds."""
+class Chain:
+    """Feeds one item through a list of operators; shared by both stream kinds.
+
+    Itself an operator (``feed`` / ``flush``): the protocol encoders run their
+    operators through one."""
 
     __slots__ = ("feeds", "ops")
 
@@ -191,6 +194,10 @@ class _Chain:
                 break
         return items
 
+    def feed(self, item: object, /) -> Sequence[Any]:
+        """What the operators let out for one item."""
+        return self.run(item)
+
     def flush(self) -> list[Any]:
         """Flush every operator in order, feeding each one's rest through the next."""
         out: list[Any] = []
@@ -201,7 +208,7 @@ class _Chain:
 
 
 def _pipe_sync(source: Iterator[Any], ops: Sequence[Operator[Any, Any]]) -> Iterator[Any]:
-    chain = _Chain(ops)
+    chain = Chain(ops)
     # The common cases, one and two operators, without the general loop.
     if len(chain.feeds) == 1:
         feed = chain.feeds[0]
@@ -235,7 +242,7 @@ def _pipe_sync(source: Iterator[Any], ops: Sequence[Operator[Any, Any]]) -> Iter
 async def _pipe_async(
     source: AsyncIterator[Any], ops: Sequence[Operator[Any, Any]]
 ) -> AsyncIterator[Any]:
-    chain = _Chain(ops)
+    chain = Chain(ops)
     run = chain.run
     try:
         async for item in source:
@@ -268,7 +275,7 @@ class _Clocked:
         return self.op.flush()
 
 
-class _TimedChain(_Chain):
+class _TimedChain(Chain):
     """A chain with timed operators in it: runs items through, and also polls."""
 
     __slots__ = ("timed",)

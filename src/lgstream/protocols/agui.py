@@ -88,6 +88,7 @@ from langchain_core.messages import ToolCall as LCToolCall
 from langchain_core.messages import ToolMessage as LCToolMessage
 from pydantic import ValidationError
 
+from .._errors import short_message
 from .._events import (
     Custom,
     Event,
@@ -111,7 +112,7 @@ from .._events import (
     Values,
     to_jsonable,
 )
-from .._pipeline import Operator
+from .._pipeline import Chain
 from ..ops._diff import DiffState
 from ..ops._filters import node_path
 from ..ops._join import JoinMessages, ReasoningSplit, reasoning_text
@@ -177,44 +178,6 @@ class _FillMessageIds:
 
     def flush(self) -> Sequence[Event]:
         return ()
-
-
-class _Chain:
-    """Operators run one after the other, fused: what one lets out feeds the next."""
-
-    __slots__ = ("_ops",)
-
-    def __init__(self, *ops: Operator[Event, Event]) -> None:
-        self._ops = ops
-
-    def feed(self, item: Event) -> list[Event]:
-        items: Sequence[Event] = (item,)
-        for op in self._ops:
-            nxt: list[Event] = []
-            for each in items:
-                nxt.extend(op.feed(each))
-            items = nxt
-        return list(items)
-
-    def flush(self) -> list[Event]:
-        out: list[Event] = []
-        for i, op in enumerate(self._ops):
-            items: Sequence[Event] = op.flush()
-            for later in self._ops[i + 1 :]:
-                nxt: list[Event] = []
-                for each in items:
-                    nxt.extend(later.feed(each))
-                items = nxt
-            out.extend(items)
-        return out
-
-
-def _safe_message(error: BaseException) -> str:
-    # The first line only, and short: the client needs the gist; an exception
-    # message can hold a whole prompt or response body.
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "\u2026"
 
 
 def _as_json_text(value: object) -> str:
@@ -379,12 +342,14 @@ class AGUIEncoder:
         """Extra response headers: no caching, no proxy buffering of the stream."""
         self._run_id = run_id
         self._interrupt_outcome = interrupt_outcome
-        self._ops = _Chain(
-            _FillMessageIds(),
-            ReasoningSplit(),
-            JoinMessages(),
-            ToolCalls(),
-            DiffState(keep_values=True),
+        self._ops = Chain(
+            (
+                _FillMessageIds(),
+                ReasoningSplit(),
+                JoinMessages(),
+                ToolCalls(),
+                DiffState(keep_values=True),
+            )
         )
         self._spans: dict[_SpanKey, _Span] = {}
         self._started = False
@@ -702,7 +667,8 @@ class AGUIEncoder:
         self._ensure_started(out)
         self._end_all(out)
         self._done = True
-        out.append(RunErrorEvent(message=_safe_message(error), code=type(error).__name__))
+        name = type(error).__name__
+        out.append(RunErrorEvent(message=short_message(error, _MAX_MESSAGE) or name, code=name))
 
     # --- spans: every start gets its end ---------------------------------------------
 

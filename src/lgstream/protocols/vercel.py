@@ -52,6 +52,7 @@ from langchain_core.messages import (
 )
 from langchain_core.messages import ToolCall as LCToolCall
 
+from .._errors import short_message
 from .._events import (
     Custom,
     Event,
@@ -75,7 +76,7 @@ from .._events import (
     Update,
     to_jsonable,
 )
-from .._pipeline import Operator
+from .._pipeline import Chain
 from ..ops import join_messages, reasoning, reasoning_text, tool_calls
 from ..sinks._encoders import dumps
 from ._input import ProtocolInputError
@@ -307,50 +308,15 @@ _Where: TypeAlias = tuple[tuple[str, ...], str | None]  # (ns, node)
 
 
 def _error_text(error: BaseException) -> str:
-    """``"Type: first line of the message"``, short: what the ASGI helper sends too.
-
-    Exception messages can hold a whole prompt or a response body; the client
-    needs the gist.
-    """
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
+    """``"Type: first line of the message"``, short: what the ASGI helper sends too."""
     name = type(error).__name__
-    out = f"{name}: {line}" if line else name
-    return out if len(out) <= _MAX_ERROR else out[: _MAX_ERROR - 1] + "\u2026"
+    line = short_message(error, _MAX_ERROR - len(name) - 2)
+    return f"{name}: {line}" if line else name
 
 
 def _root(ns: tuple[str, ...], node: str | None) -> str | None:
     """The root graph's node that an event came from (its own, or a subgraph's)."""
     return ns[0].partition(":")[0] if ns else node
-
-
-class _Chain:
-    """Operators fused into one: each one's output is the next one's input.
-
-    The encoder's one mechanism for reusing lgstream's operators; ``flush()``
-    flushes them in order, feeding what each lets out through the rest.
-    """
-
-    __slots__ = ("_ops",)
-
-    def __init__(self, *ops: Operator[Event, Event]) -> None:
-        self._ops = ops
-
-    def feed(self, event: Event) -> list[Event]:
-        return self._run([event], 0)
-
-    def flush(self) -> list[Event]:
-        out: list[Event] = []
-        for i, op in enumerate(self._ops):
-            out = [*self._run(out, i), *self._run(list(op.flush()), i + 1)]
-        return out
-
-    def _run(self, items: list[Event], start: int) -> list[Event]:
-        for op in self._ops[start:]:
-            if not items:
-                break
-            items = [out for item in items for out in op.feed(item)]
-        return items
 
 
 class _Segment:
@@ -449,7 +415,7 @@ class VercelEncoder:
         hop-by-hop header that HTTP/2 forbids, so it is left to the server."""
         self._message_id = message_id
         self._error_text = error_text
-        self._chain = _Chain(join_messages(), reasoning(), tool_calls())
+        self._chain = Chain((join_messages(), reasoning(), tool_calls()))
         self._started = False
         self._closed = False
         self._interrupted = False

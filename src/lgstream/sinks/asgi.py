@@ -51,7 +51,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._errors import UsageError
+from .._errors import UsageError, short_message
 from .._events import JSONValue, RunFailed, to_jsonable
 from .._pipeline import AsyncEventStream, Operator, TimedOperator
 from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
@@ -105,16 +105,12 @@ class _Item:
     data: str  # dumps(value), computed once for every client of a replayed run
 
 
-def _safe_message(error: BaseException) -> str:
-    # The first line only, and short: exception messages can be long (a whole
-    # prompt, a response body), and the client needs the gist, not the details.
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "\u2026"
-
-
 def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, JSONValue]:
     return {"kind": "error", "run_id": run_id, "type": type_name, "message": message}
+
+
+def _failure(run_id: str | None, error: BaseException) -> dict[str, JSONValue]:
+    return _error_value(run_id, type(error).__name__, short_message(error, _MAX_MESSAGE))
 
 
 def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
@@ -142,14 +138,12 @@ async def _drive(events: AsyncEventStream[Any], run_id: str, emit: _Emit) -> Non
             async for item in events:
                 if isinstance(item, RunFailed):
                     error = item.error
-                    await emit(
-                        "error", _error_value(run_id, type(error).__name__, _safe_message(error))
-                    )
+                    await emit("error", _failure(run_id, error))
                 else:
                     # Operators such as text() let out plain values, not events.
                     await emit(getattr(item, "kind", "message"), to_jsonable(item))
     except Exception as error:  # an operator failed: still one clean error event
-        await emit("error", _error_value(run_id, type(error).__name__, _safe_message(error)))
+        await emit("error", _failure(run_id, error))
 
 
 class _Wire:
