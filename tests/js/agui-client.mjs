@@ -3,7 +3,7 @@
 //   node agui-client.mjs URL [INPUT_JSON]
 //
 // INPUT_JSON is a (partial) RunAgentInput: threadId, runId, messages, state, tools,
-// context, forwardedProps. `HttpAgent` POSTs it as JSON and parses the SSE reply itself;
+// context, forwardedProps, resume. `HttpAgent` POSTs it as JSON and parses the SSE reply itself;
 // the agent's own pipeline (enforce -> chunk transform -> verify -> apply) rebuilds
 // messages and state (JSON Patch deltas included). Every event as it came off the wire
 // is also checked against @ag-ui/core's zod `EventSchemas`.
@@ -69,6 +69,8 @@ try {
       tools: input.tools,
       context: input.context,
       forwardedProps: input.forwardedProps,
+      // AG-UI 1.0: answers to the interrupts that ended the previous run.
+      resume: input.resume,
     },
     {
       onEvent: ({ event }) => {
@@ -97,8 +99,13 @@ for (const event of raw) {
   }
 }
 
+const finished = raw.find((e) => e?.type === "RUN_FINISHED");
 const output = {
   events: raw.map((e) => e?.type ?? null),
+  // RUN_FINISHED's outcome as sent ({type: "success" | "interrupt" | ..., interrupts?}).
+  outcome: finished?.outcome ?? null,
+  // What the client still waits to be answered (AG-UI 1.0's agent.pendingInterrupts).
+  pending_interrupts: agent.pendingInterrupts ?? [],
   applied,
   messages: agent.messages,
   state: agent.state,

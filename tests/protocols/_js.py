@@ -70,6 +70,8 @@ class AguiResult(TypedDict):
     """What ``agui-client.mjs`` prints."""
 
     events: list[str]  # event types in wire order, as the client's SSE parser read them
+    outcome: dict[str, Any] | None  # RUN_FINISHED's outcome as sent (type, interrupts)
+    pending_interrupts: list[dict[str, Any]]  # what the client waits to see answered
     applied: list[str]  # event types the agent applied, after its own transforms
     messages: list[dict[str, Any]]  # agent.messages (the input messages included)
     state: Any  # agent.state: the snapshot with every delta applied by the client

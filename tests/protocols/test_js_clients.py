@@ -278,6 +278,34 @@ def test_agui_interrupt(js_harness: JsHarness) -> None:
     assert snapshot.next == ("approve",)
 
 
+def test_agui_interrupt_then_resume_through_the_client(js_harness: JsHarness) -> None:
+    """AG-UI 1.0: the client reads the interrupt from RUN_FINISHED's outcome, and the
+    next run answers it with `resume`; the graph continues from where it paused."""
+    graph = approval_graph()
+    config: Any = {"configurable": {"thread_id": "t-8"}}
+    with serve_app(app_for(graph)) as base:
+        url = f"{base}/stream?format=agui"
+        first = js_harness.agui(url, agui_input("Book it", thread="t-8"))
+        assert_agui_clean(first)
+        assert first["outcome"] is not None
+        assert first["outcome"]["type"] == "interrupt"
+        (pending,) = first["pending_interrupts"]
+        # The id the client must answer is LangGraph's own interrupt id.
+        (paused,) = graph.get_state(config).interrupts
+        assert pending["id"] == paused.id
+        answer = {"interruptId": pending["id"], "status": "resolved", "payload": "yes"}
+        second = js_harness.agui(
+            url, {**agui_input("Book it", thread="t-8"), "resume": [answer], "runId": "run-2"}
+        )
+    assert_agui_clean(second)
+    assert second["events"][0] == "RUN_STARTED"
+    assert second["events"][-1] == "RUN_FINISHED"
+    assert second["pending_interrupts"] == []
+    final = graph.get_state(config)
+    assert final.next == ()
+    assert final.values["messages"][-1].content == "decision: yes"
+
+
 def test_vercel_interrupt(js_harness: JsHarness) -> None:
     graph = approval_graph()
     with serve_app(app_for(graph)) as base:
@@ -287,6 +315,25 @@ def test_vercel_interrupt(js_harness: JsHarness) -> None:
     assert data["data"]["value"] == {"question": "Book the flight?", "options": ["yes", "no"]}
     assert [p["text"] for p in parts(result, "text")] == ["I will book it."]
     assert graph.get_state({"configurable": {"thread_id": "chat-1"}}).next == ("approve",)
+
+
+def test_vercel_interrupt_then_resume_with_the_body_field(js_harness: JsHarness) -> None:
+    graph = approval_graph()
+    config: Any = {"configurable": {"thread_id": "chat-2"}}
+    with serve_app(app_for(graph)) as base:
+        url = f"{base}/stream?format=vercel"
+        first = js_harness.vercel(url, chat_body("Book it", chat="chat-2"))
+        assert_vercel_clean(first)
+        assert parts(first, "data-interrupt") != []
+        assert graph.get_state(config).next == ("approve",)
+        second = js_harness.vercel(url, {**chat_body("Book it", chat="chat-2"), "resume": "no"})
+    assert_vercel_clean(second)
+    # The resumed run only adds a human message: nothing for the assistant to show
+    # but its end (and the transient final state).
+    assert second["chunks"] == ["start", "data-state", "finish"]
+    final = graph.get_state(config)
+    assert final.next == ()
+    assert final.values["messages"][-1].content == "decision: no"
 
 
 # --- threads, keepalives, the route option ----------------------------------------------

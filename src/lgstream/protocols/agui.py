@@ -86,6 +86,7 @@ from langchain_core.messages import (
 from langchain_core.messages import SystemMessage as LCSystemMessage
 from langchain_core.messages import ToolCall as LCToolCall
 from langchain_core.messages import ToolMessage as LCToolMessage
+from langgraph.types import Command
 from pydantic import ValidationError
 
 from .._errors import short_message
@@ -856,10 +857,35 @@ def _to_langchain(message: AGUIMessage, where: str) -> BaseMessage | None:
     return None
 
 
+_NO_RESUME: Final = object()
+
+
+def _resume_of(run: RunAgentInput) -> Any:
+    """What the request answers interrupts with (``_NO_RESUME`` if it does not)."""
+    if run.resume:
+        # LangGraph takes a map from interrupt id to answer; the ids are the ones the
+        # encoder sent (LangGraph's own interrupt ids).
+        return {
+            entry.interrupt_id: entry.payload if entry.status == "resolved" else None
+            for entry in run.resume
+        }
+    props = run.forwarded_props
+    command = props.get("command") if isinstance(props, Mapping) else None
+    if isinstance(command, Mapping) and "resume" in command:
+        return command["resume"]  # CopilotKit's channel, as ag-ui-langgraph reads it
+    return _NO_RESUME
+
+
 def graph_input(
     run_input: RunAgentInput | Mapping[str, Any], *, history: bool = True
-) -> dict[str, Any]:
+) -> dict[str, Any] | Command[Any]:
     """An AG-UI ``RunAgentInput`` as the input of a messages graph.
+
+    A request that answers interrupts becomes ``Command(resume=...)`` (the thread
+    holds the paused run, so its messages are not sent again): AG-UI 1.0's
+    ``resume`` entries as a map from interrupt id to answer (a ``"cancelled"``
+    entry answers ``None``), or CopilotKit's ``forwardedProps.command.resume`` as
+    it is.
 
     Messages become LangChain messages under ``"messages"``, with the client's ids
     (so ``add_messages`` replaces rather than duplicates one the graph already
@@ -877,10 +903,19 @@ def graph_input(
             assistant message (all of them if there is none), and no state.
 
     Raises:
-        ProtocolInputError: the body is no ``RunAgentInput``, or a tool call's
-            arguments are not a JSON object.
+        ProtocolInputError: the body is no ``RunAgentInput``, a tool call's
+            arguments are not a JSON object, or it answers an interrupt with
+            ``history=True`` (a graph without a checkpointer cannot be resumed).
     """
     run = parse_run_input(run_input)
+    resume = _resume_of(run)
+    if resume is not _NO_RESUME:
+        if history:
+            raise ProtocolInputError(
+                "resume: the request answers an interrupt, but the graph has no checkpointer"
+                " to hold a paused run; compile it with one (and use the AG-UI threadId)"
+            )
+        return Command(resume=resume)
     messages = list(run.messages)
     if not history:
         last = max(

@@ -51,6 +51,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages import ToolCall as LCToolCall
+from langgraph.types import Command
 
 from .._errors import short_message
 from .._events import (
@@ -968,9 +969,14 @@ def _assistant(message_id: str, parts: list[Any], where: str) -> list[BaseMessag
     return out
 
 
-def graph_input(body: Mapping[str, Any], *, history: bool = True) -> dict[str, Any]:
+def graph_input(body: Mapping[str, Any], *, history: bool = True) -> dict[str, Any] | Command[Any]:
     """The body ``useChat`` POSTs (``{id, messages: UIMessage[], trigger, ...}``) as
     the input of a messages graph: ``{"messages": [LangChain messages]}``.
+
+    The UI message stream has no way to answer an interrupt, so lgstream reads one
+    extra field: a body with ``"resume"`` (``sendMessage(message, {body: {resume:
+    value}})`` in ``useChat``) becomes ``Command(resume=value)``, and its messages
+    are not sent again (the thread holds the paused run).
 
     A user message becomes a ``HumanMessage`` of its text parts, a system message a
     ``SystemMessage``, both with the UIMessage's id. An assistant message becomes one
@@ -986,10 +992,19 @@ def graph_input(body: Mapping[str, Any], *, history: bool = True) -> dict[str, A
             sends only the new turn: the messages after the last assistant message.
 
     Raises:
-        ProtocolInputError: the body is not of that shape; the message says where.
+        ProtocolInputError: the body is not of that shape; the message says where;
+            or it has ``"resume"`` with ``history=True`` (a graph without a
+            checkpointer cannot be resumed).
     """
     if not isinstance(body, Mapping):
         raise ProtocolInputError("the body must be a JSON object: {id, messages, trigger}")
+    if "resume" in body:
+        if history:
+            raise ProtocolInputError(
+                "body.resume answers an interrupt, but the graph has no checkpointer to"
+                " hold a paused run; compile it with one (and send the chat id)"
+            )
+        return Command(resume=body["resume"])
     messages = _field(body, "messages", list, "body")
     if not messages:
         raise ProtocolInputError("body.messages is empty: there is nothing to answer")

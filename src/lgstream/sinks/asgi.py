@@ -479,6 +479,7 @@ def _protocol_response(
     run_id: str | None,
     thread_id: str | None,
     protocol_run_id: str | None = None,
+    interrupt_outcome: bool = False,
 ) -> Response:
     run_config, run_id = _run_config(config, run_id)
     events = astream(
@@ -494,7 +495,11 @@ def _protocol_response(
             found = configurable.get("thread_id")
             thread_id = str(found) if found is not None else None
         body = aencode_agui(
-            events, thread_id=thread_id, run_id=protocol_run_id or run_id, raise_errors=False
+            events,
+            thread_id=thread_id,
+            run_id=protocol_run_id or run_id,
+            interrupt_outcome=interrupt_outcome,
+            raise_errors=False,
         )
         media_type, headers = AGUIEncoder.media_type, AGUIEncoder(thread_id="").headers
     else:
@@ -796,6 +801,10 @@ def create_app(
             except agui.ProtocolInputError as error:
                 raise _BadRequestError(str(error)) from None
             thread, protocol_run_id = run.thread_id, run.run_id
+            # A client that names its protocol version (1.0 on) reads interrupts from
+            # RUN_FINISHED's outcome and answers them with `resume`; older ones
+            # (CopilotKit) only know the on_interrupt custom event, sent either way.
+            outcome = run.protocol_version is not None
         else:
             from ..protocols import vercel
 
@@ -805,6 +814,7 @@ def create_app(
                 raise _BadRequestError(str(error)) from None
             chat_id = body.get("id")
             thread, protocol_run_id = (chat_id if isinstance(chat_id, str) else None), None
+            outcome = False
         config: RunnableConfig | None = None
         if threads:
             if not thread:
@@ -828,6 +838,7 @@ def create_app(
             run_id=run_id,
             thread_id=thread,
             protocol_run_id=protocol_run_id,
+            interrupt_outcome=outcome,
         )
 
     def respond(request: Request, fields: Mapping[str, Any]) -> Response:
