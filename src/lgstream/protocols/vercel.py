@@ -1,7 +1,10 @@
 """The Vercel AI SDK UI message stream: what ``useChat`` reads.
 
 Written against the ``ai`` npm package 6.0 (read: 6.0.326,
-``src/ui-message-stream/ui-message-chunks.ts`` and its stream processor). The
+``src/ui-message-stream/ui-message-chunks.ts`` and its stream processor) and
+checked against 7.0 (7.0.173, the current major, in ``tests/js``), whose schema
+only adds parts lgstream does not send (``custom``, ``reasoning-file``,
+``reset-step``, ``steering-message``) and the ``"interrupted"`` finish reason. The
 wire format is Server-Sent Events with one JSON object per ``data:`` line and a
 ``data: [DONE]`` line at the end (the SDK's ``JsonToSseTransformStream``); the
 response carries the header ``x-vercel-ai-ui-message-stream: v1``.
