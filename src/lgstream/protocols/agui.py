@@ -119,6 +119,7 @@ from ..ops._filters import node_path
 from ..ops._join import JoinMessages, ReasoningSplit, reasoning_text
 from ..ops._tool_calls import ToolCalls
 from ..sinks._encoders import dumps
+from ._drive import aencode, encode
 from ._input import ProtocolInputError
 
 __all__ = [
@@ -311,6 +312,8 @@ class AGUIEncoder:
 
     media_type: ClassVar[str] = "text/event-stream"
     """The media type of ``frame()``'s bytes."""
+    trailer: ClassVar[bytes] = b""
+    """AG-UI ends a response with ``RUN_FINISHED`` / ``RUN_ERROR``: no trailer."""
 
     __slots__ = (
         "_done",
@@ -371,6 +374,11 @@ class AGUIEncoder:
     @property
     def finished(self) -> bool:
         """Whether ``RUN_FINISHED`` or ``RUN_ERROR`` was emitted."""
+        return self._done
+
+    @property
+    def closed(self) -> bool:
+        """The same as ``finished``: the run ended, nothing more is emitted."""
         return self._done
 
     def feed(self, event: Event) -> list[AGUIEvent]:
@@ -731,28 +739,10 @@ def encode_agui(
             ``RUN_ERROR`` frame; ``False`` ends the byte stream quietly instead
             (what an HTTP response wants: the client already has the error).
     """
-    encoder = _encoder(thread_id, run_id, interrupt_outcome)
-    iterator = iter(events)
-    try:
-        try:
-            for event in iterator:
-                for item in encoder.feed(event):
-                    yield encoder.frame(item)
-        except Exception as error:
-            for item in encoder.close(error):
-                yield encoder.frame(item)
-            if raise_errors:
-                raise
-        else:
-            for item in encoder.close():
-                yield encoder.frame(item)
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+    return encode(_encoder(thread_id, run_id, interrupt_outcome), events, raise_errors=raise_errors)
 
 
-async def aencode_agui(
+def aencode_agui(
     events: AsyncIterable[Event],
     *,
     thread_id: str | None = None,
@@ -765,25 +755,9 @@ async def aencode_agui(
     Closing the returned generator (or cancelling the task that drives it)
     closes ``events``, which cancels the graph run behind an ``lgs.astream()``.
     """
-    encoder = _encoder(thread_id, run_id, interrupt_outcome)
-    iterator = aiter(events)
-    try:
-        try:
-            async for event in iterator:
-                for item in encoder.feed(event):
-                    yield encoder.frame(item)
-        except Exception as error:
-            for item in encoder.close(error):
-                yield encoder.frame(item)
-            if raise_errors:
-                raise
-        else:
-            for item in encoder.close():
-                yield encoder.frame(item)
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    return aencode(
+        _encoder(thread_id, run_id, interrupt_outcome), events, raise_errors=raise_errors
+    )
 
 
 # --- the request: RunAgentInput -> graph input ------------------------------------------

@@ -83,6 +83,7 @@ from .._events import (
 from .._pipeline import Chain
 from ..ops import join_messages, reasoning, reasoning_text, tool_calls
 from ..sinks._encoders import dumps
+from ._drive import aencode, encode
 from ._input import ProtocolInputError
 
 __all__ = [
@@ -383,6 +384,9 @@ class VercelEncoder:
 
     media_type: ClassVar[str] = "text/event-stream"
     done: ClassVar[bytes] = b"data: [DONE]\n\n"
+    """The line that ends a UI message stream, after ``finish``."""
+    trailer: ClassVar[bytes] = done
+    """What ends the response (``done``)."""
 
     __slots__ = (
         "_calls",
@@ -820,27 +824,10 @@ def encode_vercel(
         error_text: see ``VercelEncoder``.
     """
     encoder = VercelEncoder(message_id=message_id, error_text=error_text)
-    iterator = iter(events)
-    try:
-        failure: Exception | None = None
-        try:
-            for event in iterator:
-                for part in encoder.feed(event):
-                    yield encoder.frame(part)
-        except Exception as exc:  # reported in-band, below
-            failure = exc
-        for part in encoder.close(failure):
-            yield encoder.frame(part)
-        yield encoder.done
-    finally:
-        if not encoder.closed:  # cut short: nothing more can be sent, but end the state
-            encoder.close(cancelled=True)
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+    return encode(encoder, events, raise_errors=False)
 
 
-async def aencode_vercel(
+def aencode_vercel(
     events: AsyncIterable[Event],
     *,
     message_id: str | None = None,
@@ -852,24 +839,7 @@ async def aencode_vercel(
     ``events``, which cancels the graph run behind an ``lgs.astream()``.
     """
     encoder = VercelEncoder(message_id=message_id, error_text=error_text)
-    iterator = aiter(events)
-    try:
-        failure: Exception | None = None
-        try:
-            async for event in iterator:
-                for part in encoder.feed(event):
-                    yield encoder.frame(part)
-        except Exception as exc:  # reported in-band, below
-            failure = exc
-        for part in encoder.close(failure):
-            yield encoder.frame(part)
-        yield encoder.done
-    finally:
-        if not encoder.closed:
-            encoder.close(cancelled=True)
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    return aencode(encoder, events, raise_errors=False)
 
 
 # --- the request: a useChat body -> graph input -----------------------------------------
