@@ -284,6 +284,30 @@ def test_closing_the_stream_cancels_the_server_run(
     assert time.monotonic() - started < server_graphs.SLOW_TOKENS * server_graphs.SLOW_DELAY / 2
 
 
+def test_a_thread_less_run_is_cancelled_by_the_server_on_disconnect(
+    server: LangGraphDevServer, remote: Callable[[str], RemoteGraph]
+) -> None:
+    # No thread: runs.cancel cannot name the run, so lgstream asks the server to cancel
+    # it when the stream's connection closes (on_disconnect="cancel"). The SDK cannot
+    # look a thread-less run up afterwards; the server's log says what became of it.
+    with lgs.stream(remote("slow"), QUESTION) as events:
+        run_id, seen = first_tokens(iter(events), 3)
+    assert seen == 3
+    deadline = time.monotonic() + 15
+    interrupted = ""
+    while time.monotonic() < deadline and not interrupted:
+        interrupted = next(
+            (
+                line
+                for line in server.log().splitlines()
+                if "Background run interrupted" in line and run_id in line
+            ),
+            "",
+        )
+        time.sleep(0.1)
+    assert "on_disconnect=cancel" in interrupted
+
+
 @pytest.mark.asyncio
 async def test_cancelling_the_task_cancels_the_server_run(
     server: LangGraphDevServer, client: SyncLangGraphClient

@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,6 +39,7 @@ _QUIET_ENV: Final = {
     "PYTHONUNBUFFERED": "1",
 }
 _LAUNCH: Final = "from langgraph_cli.cli import cli; cli()"
+_COLOURS: Final = re.compile(r"\x1b\[[0-9;]*m")
 # Loopback never goes through a proxy, whatever the environment says.
 _DIRECT: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -116,9 +118,9 @@ class LangGraphDevServer:
         return self._dir() / "server.log"
 
     def log(self) -> str:
-        """What the server has printed so far."""
+        """What the server has printed so far, without its terminal colours."""
         try:
-            return self.log_path.read_text(errors="replace")
+            return _COLOURS.sub("", self.log_path.read_text(errors="replace"))
         except FileNotFoundError:
             return ""
 
