@@ -12,7 +12,7 @@ from lgstream.testing import DevServerError, LangGraphDevServer
 
 
 def test_a_graph_spec_needs_a_file_and_an_attribute() -> None:
-    with pytest.raises(lgs.UsageError, match="file.py:attribute"):
+    with pytest.raises(lgs.UsageError, match=r"file\.py:attribute"):
         LangGraphDevServer({"chat": "graphs.py"})
 
 
