@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
 import lgstream as lgs
@@ -194,3 +196,49 @@ def test_afrom_parts() -> None:
     text, events = asyncio.run(main())
     assert text == "ab"
     assert [ev.kind for ev in events] == ["token", "token", "update"]
+
+
+_text_chunks = st.builds(
+    AIMessageChunk,
+    content=st.text(max_size=20),
+    id=st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+    name=st.one_of(st.none(), st.text(max_size=5)),
+    additional_kwargs=st.one_of(
+        st.just({}), st.builds(dict, reasoning_content=st.text(max_size=10))
+    ),
+    response_metadata=st.dictionaries(st.sampled_from(["model", "done"]), st.text(max_size=5)),
+    usage_metadata=st.one_of(
+        st.none(),
+        st.builds(
+            lambda i, o: {"input_tokens": i, "output_tokens": o, "total_tokens": i + o},
+            st.integers(0, 99),
+            st.integers(0, 99),
+        ),
+    ),
+    chunk_position=st.sampled_from([None, "last"]),
+)
+
+
+@given(_text_chunks, st.sets(st.sampled_from(["name", "usage_metadata", "chunk_position"])))
+def test_reviving_a_text_token_fast_equals_validating_it(
+    chunk: AIMessageChunk, dropped: set[str]
+) -> None:
+    # revive_message skips validation for plain text tokens (the remote hot path);
+    # the result must be what validation builds, also when optional keys are absent.
+    data = {k: v for k, v in chunk.model_dump().items() if k not in dropped}
+    fast = lgs.revive_message(data)
+    assert type(fast) is AIMessageChunk
+    assert fast == AIMessageChunk.model_validate(data)
+    assert fast.__dict__ == AIMessageChunk.model_validate(data).__dict__
+    assert fast.text == chunk.text
+
+
+def test_tokens_with_tool_call_pieces_are_still_validated() -> None:
+    chunk = AIMessageChunk(
+        content="", tool_call_chunks=[{"name": "add", "args": '{"a": 1}', "id": "c1", "index": 0}]
+    )
+    revived = lgs.revive_message(chunk.model_dump())
+    assert isinstance(revived, AIMessageChunk)
+    assert revived.tool_calls == [
+        {"name": "add", "args": {"a": 1}, "id": "c1", "type": "tool_call"}
+    ]
