@@ -129,6 +129,7 @@ def _forget(task: asyncio.Task[None]) -> None:
 # --- driving a run ---------------------------------------------------------------------
 
 _Emit: TypeAlias = Callable[[str, JSONValue], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 async def _drive(events: AsyncEventStream[Any], run_id: str, emit: _Emit) -> None:
@@ -171,20 +172,23 @@ def _item(seq: int, name: str, value: JSONValue) -> _Item:
     return _Item(seq, name, value, dumps(value))
 
 
-async def _live_body(
-    events: AsyncEventStream[Any], run_id: str, wire: _Wire, keepalive: float | None
+async def _queued_body(
+    fill: Callable[[Callable[[_T], Awaitable[None]]], Awaitable[None]],
+    encode: Callable[[_T], bytes],
+    keepalive: float | None,
+    tick: bytes,
 ) -> AsyncIterator[bytes]:
-    """The body of an unbuffered response: the run's task fills a small queue."""
-    queue: asyncio.Queue[_Item | None] = asyncio.Queue(_QUEUE_SIZE)
-    seq = 0
+    """A response body that its own task fills through a small queue.
 
-    async def emit(name: str, value: JSONValue) -> None:
-        nonlocal seq
-        seq += 1
-        await queue.put(_item(seq, name, value))
+    ``fill(put)`` runs the run in that task; the body encodes what it puts, and
+    sends ``tick`` after ``keepalive`` quiet seconds. When the client leaves the
+    server cancels the body (or drops it, which closes it), and the ``finally``
+    cancels the task: the run never outlives its only reader.
+    """
+    queue: asyncio.Queue[_T | None] = asyncio.Queue(_QUEUE_SIZE)
 
     async def run() -> None:
-        await _drive(events, run_id, emit)
+        await fill(queue.put)
         await queue.put(None)  # not on cancellation: then nobody is reading
 
     task = _start(run())
@@ -192,22 +196,35 @@ async def _live_body(
         while True:
             item = await _get(queue, keepalive)
             if item is _Tick.KEEPALIVE:
-                yield b"\n"
+                yield tick
             elif item is None:
                 return
             else:
-                yield wire.encode(item)
+                yield encode(item)
     finally:
-        # The client left (the response cancelled us) or the run ended: either
-        # way the run must not outlive its only reader.
         task.cancel()
+
+
+def _live_body(
+    events: AsyncEventStream[Any], run_id: str, wire: _Wire, keepalive: float | None
+) -> AsyncIterator[bytes]:
+    """The body of an unbuffered response: lgstream's events, numbered."""
+
+    async def fill(put: Callable[[_Item], Awaitable[None]]) -> None:
+        seq = 0
+
+        async def emit(name: str, value: JSONValue) -> None:
+            nonlocal seq
+            seq += 1
+            await put(_item(seq, name, value))
+
+        await _drive(events, run_id, emit)
+
+    return _queued_body(fill, wire.encode, keepalive, b"\n")
 
 
 class _Tick(enum.Enum):
     KEEPALIVE = "keepalive"  # nothing came for `keepalive` seconds
-
-
-_T = TypeVar("_T")
 
 
 async def _get(queue: asyncio.Queue[_T], keepalive: float | None) -> _T | _Tick:
@@ -427,40 +444,27 @@ def _run_config(config: RunnableConfig | None, run_id: str | None) -> tuple[Runn
 # --- protocol responses -----------------------------------------------------------------
 
 
-async def _pumped(
-    source: AsyncGenerator[bytes, None], keepalive: float | None
-) -> AsyncIterator[bytes]:
-    """The body of a protocol response: its own task encodes the run into a queue.
+def _pumped(source: AsyncGenerator[bytes, None], keepalive: float | None) -> AsyncIterator[bytes]:
+    """The body of a protocol response: the encoder's frames, as they come.
 
-    The task, not the response, iterates ``source``: when the client leaves, the
-    server cancels the response (or drops this generator, which closes it), and
-    the ``finally`` below cancels the task, which closes ``source`` and so
-    ``lgs.astream``: the graph stops. Keepalives are SSE comments, ``: keepalive``,
-    which both protocols' clients skip (the AG-UI client reads only ``data:``
-    lines; the AI SDK's parser drops comments).
+    Cancelling the body's task closes ``source`` and so ``lgs.astream``: the graph
+    stops. Keepalives are SSE comments, ``: keepalive``, which both protocols'
+    clients skip (the AG-UI client reads only ``data:`` lines; the AI SDK's parser
+    drops comments).
     """
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_SIZE)
 
-    async def run() -> None:
+    async def fill(put: Callable[[bytes], Awaitable[None]]) -> None:
         try:
             async for chunk in source:
-                await queue.put(chunk)
+                await put(chunk)
         finally:
             await source.aclose()  # also when cancelled while the queue was full
-        await queue.put(None)
 
-    task = _start(run())
-    try:
-        while True:
-            chunk = await _get(queue, keepalive)
-            if chunk is _Tick.KEEPALIVE:
-                yield _KEEPALIVE
-            elif chunk is None:
-                return
-            else:
-                yield chunk
-    finally:
-        task.cancel()
+    return _queued_body(fill, _same, keepalive, _KEEPALIVE)
+
+
+def _same(chunk: bytes) -> bytes:
+    return chunk
 
 
 _KEEPALIVE: Final = SSEEncoder().comment("keepalive")
