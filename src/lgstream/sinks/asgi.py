@@ -746,8 +746,9 @@ def create_app(
     a ``format`` when ``protocol`` is set, speaks a UI protocol instead: the body
     is the protocol's own request (AG-UI's ``RunAgentInput``, ``useChat``'s
     ``{id, messages, trigger}``), turned into ``{"messages": [...]}`` by
-    ``lgstream.protocols.agui.graph_input`` / ``vercel.graph_input``, and the
-    run streams with ``PROTOCOL_MODES`` (whatever ``modes`` says). If the graph
+    ``lgstream.protocols.agui.graph_input`` / ``vercel.graph_input`` (or into
+    ``Command(resume=...)`` when it answers interrupts), and the run streams with
+    ``PROTOCOL_MODES`` (whatever ``modes`` says). If the graph
     has a checkpointer, the protocol's conversation id (AG-UI ``threadId``, the
     ``useChat`` ``id``) is the run's ``configurable.thread_id`` and only the new
     turn is sent (the thread has the rest); without one, the whole conversation
