@@ -37,14 +37,13 @@ import lgstream as lgs
 from . import demo as seed
 from ._loopback import is_loopback
 from ._sources import STREAM_MODES
+from .protocols import PROTOCOL_MODES
 from .sinks import Encoder, NDJSONEncoder, SSEEncoder
 
 __all__ = ["main"]
 
 FORMATS = ("console", "sse", "ndjson", "jsonl", "agui", "vercel")
 PROTOCOLS = ("agui", "vercel")
-# What the protocol encoders read: the default modes of --format agui|vercel.
-_PROTOCOL_MODES = ("messages", "updates", "values", "custom")
 # The page shows the state as it changes: `values` on top of the defaults.
 _SERVE_MODES = (*lgs.DEFAULT_MODES, "values")
 
@@ -96,7 +95,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
             "console: readable output (needs rich); sse: Server-Sent Events; ndjson: one"
             " numbered JSON event per line; jsonl: one plain JSON event per line;"
             " agui, vercel: the frames of that UI protocol (default modes"
-            f" {','.join(_PROTOCOL_MODES)}) (default: console)"
+            f" {','.join(PROTOCOL_MODES)}) (default: console)"
         ),
     )
 
@@ -347,12 +346,15 @@ def _parse_input(text: str) -> Any:
 
 
 def _write_bytes(events: Iterable[lgs.Event], encoder: Encoder) -> None:
+    _write_frames(encoder.encode(event) for event in events)
+
+
+def _write_frames(frames: Iterable[bytes]) -> None:
     # The wire formats are bytes: write them as they are, whatever stdout's
-    # text encoding, and flush each event so that a pipe sees it at once.
+    # text encoding, and flush each frame so that a pipe sees it at once.
     stdout = sys.stdout
     buffer = getattr(stdout, "buffer", None)
-    for event in events:
-        data = encoder.encode(event)
+    for data in frames:
         if buffer is not None:
             buffer.write(data)
             buffer.flush()
@@ -376,15 +378,7 @@ def _write_protocol(events: Iterable[lgs.Event], fmt: str) -> None:
         raise CliError(
             f"--format {fmt} needs {error.name}: pip install 'lgstream[agui]'"
         ) from error
-    stdout = sys.stdout
-    buffer = getattr(stdout, "buffer", None)
-    for frame in frames:
-        if buffer is not None:
-            buffer.write(frame)
-            buffer.flush()
-        else:
-            stdout.write(frame.decode())
-            stdout.flush()
+    _write_frames(frames)
 
 
 def _print_console(events: Iterable[lgs.Event]) -> None:
@@ -441,7 +435,7 @@ def _output(
 
 
 def _default_modes(fmt: str) -> Sequence[str]:
-    return _PROTOCOL_MODES if fmt in PROTOCOLS else lgs.DEFAULT_MODES
+    return PROTOCOL_MODES if fmt in PROTOCOLS else lgs.DEFAULT_MODES
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ._input import ProtocolInputError as ProtocolInputError
 
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from . import agui as agui
     from . import vercel as vercel
 
-__all__ = ["ProtocolInputError", "agui", "vercel"]
+__all__ = ["PROTOCOL_MODES", "ProtocolInputError", "agui", "vercel"]
+
+PROTOCOL_MODES: Final = ("messages", "updates", "values", "custom")
+"""The stream modes the protocol encoders read: run a graph with these for them."""
 
 
 def __getattr__(name: str) -> ModuleType:

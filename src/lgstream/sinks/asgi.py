@@ -55,6 +55,7 @@ from .._errors import UsageError, short_message
 from .._events import JSONValue, RunFailed, to_jsonable
 from .._pipeline import AsyncEventStream, Operator, TimedOperator
 from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
+from ..protocols import PROTOCOL_MODES
 from ._encoders import SSEEncoder, dumps
 
 __all__ = [
@@ -76,8 +77,6 @@ Format: TypeAlias = Literal["sse", "ndjson", "agui", "vercel"]
 """The wire format of a response: lgstream's events as Server-Sent Events or
 newline-delimited JSON, or a UI protocol."""
 
-PROTOCOL_MODES: Final = ("messages", "updates", "values", "custom")
-"""The stream modes of a protocol run: what the protocol encoders read."""
 
 _FORMATS: Final = get_args(Format)
 _PROTOCOLS: Final = get_args(ProtocolFormat)
