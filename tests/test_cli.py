@@ -3,6 +3,7 @@ installed console script."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -331,18 +332,12 @@ def test_serve_argument_errors_are_one_line(
     assert message in error
 
 
-def test_serve_runs_the_app_on_loopback(graph_file: tuple[Path, str]) -> None:
-    path, _ = graph_file
+@contextlib.contextmanager
+def cli_server(*args: str) -> Iterator[str]:
+    """``lgstream serve ARGS --port 0`` in a subprocess; its URL, read from uvicorn's log.
+    The server is stopped at the end."""
     with subprocess.Popen(
-        [
-            _console_script(),
-            "serve",
-            f"{path}:graph",
-            "--port",
-            "0",
-            "--input",
-            '{"question": "Hi?"}',
-        ],
+        [_console_script(), "serve", *args, "--port", "0"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -356,19 +351,27 @@ def test_serve_runs_the_app_on_loopback(graph_file: tuple[Path, str]) -> None:
                     url = line.split("running on ", 1)[1].split()[0]
                     break
             assert url.startswith("http://127.0.0.1:"), url
-            with httpx.Client(timeout=10) as client:
-                page = client.get(f"{url}/")
-                with connect_sse(
-                    client, "POST", f"{url}/stream", json={"input": {"question": "Hi?"}}
-                ) as source:
-                    events = list(source.iter_sse())
-            assert "&quot;question&quot;" in page.text
-            tokens = [json.loads(ev.data)["text"] for ev in events if ev.event == "token"]
-            assert "".join(tokens) == "Hello from the file"
-            assert events[-1].event == "run_finished"
+            yield url
         finally:
             process.terminate()
             process.wait(10)
+
+
+def test_serve_runs_the_app_on_loopback(graph_file: tuple[Path, str]) -> None:
+    path, _ = graph_file
+    with (
+        cli_server(f"{path}:graph", "--input", '{"question": "Hi?"}') as url,
+        httpx.Client(timeout=10) as client,
+    ):
+        page = client.get(f"{url}/")
+        with connect_sse(
+            client, "POST", f"{url}/stream", json={"input": {"question": "Hi?"}}
+        ) as source:
+            events = list(source.iter_sse())
+    assert "&quot;question&quot;" in page.text
+    tokens = [json.loads(ev.data)["text"] for ev in events if ev.event == "token"]
+    assert "".join(tokens) == "Hello from the file"
+    assert events[-1].event == "run_finished"
 
 
 def sse_data(text: str) -> list[str]:
@@ -419,41 +422,24 @@ def test_a_protocol_run_that_raises_exits_with_1(
 
 def test_serve_a_protocol(graph_file: tuple[Path, str]) -> None:
     path, _ = graph_file
-    with subprocess.Popen(
-        [_console_script(), "serve", f"{path}:chat", "--port", "0", "--format", "vercel"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    ) as process:
-        try:
-            assert process.stderr is not None
-            url = ""
-            for line in process.stderr:
-                if "running on" in line:
-                    url = line.split("running on ", 1)[1].split()[0]
-                    break
-            assert url.startswith("http://127.0.0.1:"), url
-            body = {
-                "id": "chat-1",
-                "trigger": "submit-message",
-                "messages": [
-                    {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}
-                ],
-            }
-            with httpx.Client(timeout=10) as client:
-                response = client.post(f"{url}/stream", json=body)
-                sse = client.post(f"{url}/stream?format=ndjson", json={"input": {"messages": []}})
-            assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
-            data = sse_data(response.text)
-            assert data[-1] == "[DONE]"
-            deltas = [json.loads(d) for d in data[:-1]]
-            text = "".join(d["delta"] for d in deltas if d["type"] == "text-delta")
-            assert text == "Hello from the chat"
-            assert sse.headers["content-type"] == "application/x-ndjson"
-        finally:
-            process.terminate()
-            process.wait(10)
+    body = {
+        "id": "chat-1",
+        "trigger": "submit-message",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}],
+    }
+    with (
+        cli_server(f"{path}:chat", "--format", "vercel") as url,
+        httpx.Client(timeout=10) as client,
+    ):
+        response = client.post(f"{url}/stream", json=body)
+        sse = client.post(f"{url}/stream?format=ndjson", json={"input": {"messages": []}})
+    assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    data = sse_data(response.text)
+    assert data[-1] == "[DONE]"
+    deltas = [json.loads(d) for d in data[:-1]]
+    text = "".join(d["delta"] for d in deltas if d["type"] == "text-delta")
+    assert text == "Hello from the chat"
+    assert sse.headers["content-type"] == "application/x-ndjson"
 
 
 @pytest.mark.parametrize(
