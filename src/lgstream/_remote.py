@@ -37,9 +37,9 @@ from langgraph.types import Command
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 
 from ._errors import MalformedPartError, RemoteRunError, UsageError
-from ._events import Event, RunFailed, RunFinished, RunStarted, stamp_event_id
+from ._events import Event, RunFailed, RunStarted, stamp_event_id
 from ._pipeline import AsyncEventStream, EventStream
-from ._sources import _NO_VALUES, STREAM_MODES, Normaliser, _check_modes
+from ._sources import STREAM_MODES, Normaliser, _check_modes
 
 __all__ = ["astream_remote", "from_sdk", "stream_remote"]
 
@@ -120,15 +120,7 @@ class _RemoteRun:
         return [*self._start(), RunFailed(run_id=self.run_id or "", error=error)]
 
     def finished(self) -> list[Event]:
-        output = self.normaliser.output
-        return [
-            *self._start(),
-            RunFinished(
-                run_id=self.run_id or "",
-                output=None if output is _NO_VALUES else output,
-                interrupts=tuple(self.normaliser.interrupts),
-            ),
-        ]
+        return [*self._start(), self.normaliser.finished(self.run_id or "")]
 
     def cancellable(self) -> bool:
         """Closed early, and the run can be named to the server."""

@@ -277,6 +277,16 @@ class Normaliser:
         """Nothing is held back: with ``feed`` this makes a normaliser an operator."""
         return []
 
+    def finished(self, run_id: str) -> RunFinished:
+        """The ``RunFinished`` of the run whose parts were fed: its last root state
+        and every interrupt it stopped at."""
+        output = self.output
+        return RunFinished(
+            run_id=run_id,
+            output=None if output is _NO_VALUES else output,
+            interrupts=tuple(self.interrupts),
+        )
+
     def _known(self, name: str) -> bool:
         return name.split("|", 1)[0] in self._handlers
 
@@ -572,12 +582,7 @@ class _Run:
         return RunStarted(run_id=self.run_id, input=self.input, modes=self.modes)
 
     def finished(self) -> RunFinished:
-        output = self.normaliser.output
-        return RunFinished(
-            run_id=self.run_id,
-            output=None if output is _NO_VALUES else output,
-            interrupts=tuple(self.normaliser.interrupts),
-        )
+        return self.normaliser.finished(self.run_id)
 
     def failed(self, error: Exception) -> RunFailed | None:
         """The event for an error, or None if the stream was closed meanwhile (a node
