@@ -20,6 +20,8 @@ Stopping a run when the consumer goes away differs by flavour:
 from __future__ import annotations
 
 import inspect
+import signal
+import threading
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Literal, TypeAlias
@@ -501,6 +503,7 @@ class _StopWhenClosed(BaseCallbackHandler):
 
     def __init__(self) -> None:
         self.closed = False
+        self.interrupted = False  # closed by Ctrl-C: the consumer gets KeyboardInterrupt
 
     def close(self) -> None:
         """From now on, raise at the next callback."""
@@ -519,6 +522,47 @@ class _StopWhenClosed(BaseCallbackHandler):
     on_tool_start = _check
     on_chain_start = _check
     on_custom_event = _check
+
+
+# Ctrl-C in a sync run lands in the main thread while it waits for LangGraph's next
+# part, *inside* LangGraph's generator: on the way out LangGraph waits for the
+# running node before the KeyboardInterrupt reaches lgstream, so a closing stream
+# would set its stop signal only after the model's last token. While sync runs are
+# iterated in the main thread, a SIGINT handler sets their stop signal first, then
+# raises KeyboardInterrupt as Python's own handler does. It is only installed over
+# Python's default handler: an application with its own SIGINT handling keeps it.
+_CTRL_C_RUNS: set[_StopWhenClosed] = set()
+
+
+def _stop_on_sigint(signum: int, frame: Any) -> None:
+    for stopper in list(_CTRL_C_RUNS):
+        stopper.interrupted = True
+        stopper.close()
+    signal.default_int_handler(signum, frame)
+
+
+def _watch_ctrl_c(stopper: _StopWhenClosed) -> bool:
+    """Stop this run on Ctrl-C; False if lgstream cannot (not the main thread, or
+    SIGINT is handled by someone else)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop_on_sigint)
+    elif handler is not _stop_on_sigint:
+        return False
+    _CTRL_C_RUNS.add(stopper)
+    return True
+
+
+def _unwatch_ctrl_c(stopper: _StopWhenClosed) -> None:
+    _CTRL_C_RUNS.discard(stopper)
+    if (
+        not _CTRL_C_RUNS
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is _stop_on_sigint
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
@@ -606,15 +650,20 @@ def _accepts_version(method: Callable[..., Any]) -> bool:
 def _sync_events(run: _Run) -> Iterator[Event]:
     yield run.started()
     feed = run.normaliser.feed
+    watching = _watch_ctrl_c(run.stopper)
     parts = run.source.stream(run.input, run.config, **run.call_kwargs)
     try:
         for part in parts:
             yield from feed(part)
     except StopRun:  # closed from another thread while the run was going
+        if run.stopper.interrupted:
+            raise KeyboardInterrupt from None
         return
     except Exception as error:
         failed = run.failed(error)
         if failed is None:  # closed meanwhile: nobody is listening
+            if run.stopper.interrupted:
+                raise KeyboardInterrupt from None
             return
         yield failed
         if run.raise_errors:
@@ -626,8 +675,12 @@ def _sync_events(run: _Run) -> Iterator[Event]:
         # close() waits for the running node.
         run.stop()
         close = getattr(parts, "close", None)  # a source may return a plain iterator
-        if close is not None:
-            close()
+        try:
+            if close is not None:
+                close()
+        finally:
+            if watching:
+                _unwatch_ctrl_c(run.stopper)
     yield run.finished()
 
 
