@@ -387,3 +387,19 @@ def test_a_non_local_source_gets_its_message_dicts_revived() -> None:
         return await lgs.astream(source, {}).collect()  # type: ignore[arg-type]
 
     assert [ev.kind for ev in asyncio.run(run_async())] == [ev.kind for ev in events]
+
+
+@pytest.mark.parametrize("name", ["stream_mode", "mode"])
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_langgraph_habit_stream_mode_is_refused(
+    model: FakeChatModel, name: str, flavour: str
+) -> None:
+    graph = build_seed_graph(model)
+    run = lgs.stream if flavour == "sync" else lgs.astream
+    with pytest.raises(lgs.UsageError, match=rf"{name}=.*modes=\['values'\]"):
+        run(graph, {"question": "q"}, **{name: ["values"]})
+
+
+def test_version_is_refused(model: FakeChatModel) -> None:
+    with pytest.raises(lgs.UsageError, match="version="):
+        lgs.stream(build_seed_graph(model), {"question": "q"}, version="v1")

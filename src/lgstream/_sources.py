@@ -48,7 +48,13 @@ from langgraph.pregel import Pregel
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.pregel.remote import RemoteGraph
 
-from ._errors import MalformedPartError, NotAGraphError, StopRun, UnknownStreamModeError
+from ._errors import (
+    MalformedPartError,
+    NotAGraphError,
+    StopRun,
+    UnknownStreamModeError,
+    UsageError,
+)
 from ._events import (
     Checkpoint,
     Custom,
@@ -115,6 +121,22 @@ def _check_modes(modes: str | Iterable[str]) -> tuple[StreamMode, ...]:
         if mode not in STREAM_MODES:
             raise UnknownStreamModeError(mode, STREAM_MODES)
     return tuple(dict.fromkeys(items))  # type: ignore[arg-type]  # checked above
+
+
+def _check_graph_kwargs(graph_kwargs: Mapping[str, Any]) -> None:
+    """Refuse the LangGraph arguments lgstream sets itself: passed through, they
+    would be overridden without a word."""
+    for name in ("stream_mode", "mode"):
+        if name in graph_kwargs:
+            raise UsageError(
+                f"lgstream takes the stream modes as modes=, not {name}=:"
+                f" write modes={graph_kwargs[name]!r}"
+            )
+    if "version" in graph_kwargs:
+        raise UsageError(
+            "version= is lgstream's to set: it reads LangGraph's v2 parts and gives the"
+            " same events for every version; drop the argument"
+        )
 
 
 # --- remote messages come as dicts --------------------------------------------------
@@ -746,8 +768,11 @@ def stream(
     Raises:
         NotAGraphError: ``source`` cannot be streamed.
         UnknownStreamModeError: a mode LangGraph does not have.
+        UsageError: ``stream_mode=``, ``mode=`` or ``version=`` among the graph
+            arguments (lgstream sets those itself: use ``modes=``).
         RemoteRunError: the run failed on a LangGraph Server (``RemoteGraph``).
     """
+    _check_graph_kwargs(graph_kwargs)
     if isinstance(source, RemoteGraph):
         from ._remote import stream_remote  # imports this module
 
@@ -773,6 +798,7 @@ def astream(
         The run's events. Closing the stream (``aclose()``, ``async with``) or
             cancelling the task that iterates it cancels the run's node tasks.
     """
+    _check_graph_kwargs(graph_kwargs)
     if isinstance(source, RemoteGraph):
         from ._remote import astream_remote  # imports this module
 
