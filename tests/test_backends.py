@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -82,9 +83,9 @@ def test_ollama_host_is_honoured(
 
 def test_unknown_scheme_lists_the_known_ones() -> None:
     with pytest.raises(backends.UnknownBackendError) as info:
-        backends.resolve("openai:gpt-x")
+        backends.resolve("nosuch:gpt-x")
     message = str(info.value)
-    assert "'openai:gpt-x'" in message
+    assert "'nosuch:gpt-x'" in message
     assert "fake, ollama" in message
     assert isinstance(info.value, ValueError)
     with pytest.raises(lgs.UsageError, match="name the Ollama model"):
@@ -159,3 +160,70 @@ def test_demo_reports_an_unreachable_model_in_one_line() -> None:
         " (set OLLAMA_HOST or base_url= if it runs elsewhere)"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_fake_text_with_a_question_mark_stays_whole() -> None:
+    assert backends.resolve("fake:Really? Yes").invoke("x").text == "Really? Yes"
+    assert backends.resolve("fake:Really?").invoke("x").text == "Really?"
+    model = backends.resolve("fake:Really? Yes?delay=0.01")
+    assert isinstance(model, FakeChatModel)
+    assert model.delay == 0.01
+    assert model.invoke("x").text == "Really? Yes"
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "wrong", "meant"),
+    [
+        ("ollama:llama3.2?temprature=0.2", {}, "temprature", "temperature"),
+        ("ollama:llama3.2", {"num_predic": 3}, "num_predic", "num_predict"),
+        ("ollama:llama3.2?first_token_timout=3", {}, "first_token_timout", "first_token_timeout"),
+        ("fake:Hi?delai=0.1", {}, "delai", "delay"),
+    ],
+)
+def test_unknown_options_are_refused_with_a_suggestion(
+    spec: str, options: dict[str, Any], wrong: str, meant: str
+) -> None:
+    with pytest.raises(lgs.UsageError, match=rf"unknown option '{wrong}'.*Did you mean '{meant}'"):
+        backends.resolve(spec, **options)
+
+
+def test_ollama_has_a_default_read_timeout() -> None:
+    from lgstream._ollama import READ_TIMEOUT
+
+    def read_timeout(model: BaseChatModel) -> float | None:
+        timeout = getattr(model, "client_kwargs")["timeout"]  # noqa: B009
+        assert timeout.connect == 5.0
+        value: float | None = timeout.read
+        return value
+
+    assert READ_TIMEOUT == 120.0
+    assert read_timeout(backends.resolve("ollama:llama3.2")) == READ_TIMEOUT
+    assert read_timeout(backends.resolve("ollama:llama3.2?first_token_timeout=7")) == 7
+    assert read_timeout(backends.resolve("ollama:llama3.2?first_token_timeout=none")) is None
+    assert read_timeout(backends.resolve("ollama:llama3.2", first_token_timeout=None)) is None
+
+
+def test_langchain_providers_resolve_through_init_chat_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langchain_openai import ChatOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    model = backends.resolve("openai:gpt-4o?temperature=0.2", max_tokens=64)
+    assert isinstance(model, ChatOpenAI)
+    assert (model.model_name, model.temperature, model.max_tokens) == ("gpt-4o", 0.2, 64)
+    # lgstream's own schemes win over LangChain's provider of the same name.
+    assert type(backends.resolve("ollama:llama3.2")).__name__ == "LgstreamChatOllama"
+
+
+def test_a_missing_provider_package_says_what_to_install() -> None:
+    pytest.importorskip("langchain")
+    if importlib.util.find_spec("langchain_anthropic") is not None:
+        pytest.skip("langchain-anthropic is installed")
+    with pytest.raises(backends.BackendError, match="pip install langchain-anthropic"):
+        backends.resolve("anthropic:claude-sonnet-4-5")
+
+
+def test_unknown_scheme_mentions_langchain_providers() -> None:
+    with pytest.raises(backends.UnknownBackendError, match=r"init_chat_model.*openai"):
+        backends.resolve("opneai:gpt-4o")

@@ -10,12 +10,19 @@ from langchain_core.messages import BaseMessage
 from langchain_ollama import ChatOllama
 from ollama import Client
 
-from .backends import _translate, atranslating, ollama_url, translating
+from .backends import _check_options, _translate, atranslating, ollama_url, translating
 
 __all__ = ["LgstreamChatOllama", "make_chat_ollama"]
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a TCP connection: a refused one fails at once anyway."""
+
+READ_TIMEOUT = 120.0
+"""Seconds without a byte from the server (before the first token, or between two)
+before ``BackendTimeoutError``, unless ``first_token_timeout`` says otherwise: long
+enough for a cold model to load, short enough that a hung server is noticed."""
+
+_OPTIONS = {"base_url", "first_token_timeout", "check", "client_kwargs"}
 
 
 class LgstreamChatOllama(ChatOllama):
@@ -56,13 +63,21 @@ def make_chat_ollama(name: str, options: dict[str, Any]) -> ChatOllama:
     """A ``ChatOllama`` for ``name`` with lgstream's options applied.
 
     Options: ``base_url`` (else ``OLLAMA_HOST``, else localhost), ``first_token_timeout``
-    (seconds without a token before ``BackendTimeoutError``), ``check`` (ask the
-    server for the model right away), and any ``ChatOllama`` field (``temperature``,
-    ``num_predict``, ``reasoning``, ...).
+    (seconds without a token before ``BackendTimeoutError``, ``READ_TIMEOUT`` unless
+    given; ``None`` or ``"none"`` waits forever), ``check`` (ask the server for the
+    model right away), and any ``ChatOllama`` field (``temperature``,
+    ``num_predict``, ``reasoning``, ...). Any other option is a ``UsageError``:
+    ``ChatOllama`` itself would ignore it.
     """
     options = dict(options)
+    known = {*_OPTIONS, *ChatOllama.model_fields}
+    known |= {f.alias for f in ChatOllama.model_fields.values() if f.alias}
+    known.discard("model")
+    _check_options("ollama", options, known)
     url = ollama_url(options.pop("base_url", None))
-    read_timeout = options.pop("first_token_timeout", None)
+    read_timeout = options.pop("first_token_timeout", READ_TIMEOUT)
+    if isinstance(read_timeout, str) and read_timeout.lower() == "none":
+        read_timeout = None
     check = bool(options.pop("check", False))
     client_kwargs = dict(options.pop("client_kwargs", None) or {})
     client_kwargs.setdefault("timeout", httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT))

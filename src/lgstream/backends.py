@@ -10,7 +10,14 @@ Options come as keyword arguments or as a query suffix, keywords winning::
 
 Third-party schemes plug in with ``register("name", factory)`` or an entry point
 in the ``lgstream.backends`` group (``name = "package.module:factory"``); a
-factory takes the model name and the options and returns a chat model.
+factory takes the model name and the options and returns a chat model. Any other
+scheme that LangChain's ``init_chat_model`` knows as a provider (``openai``,
+``anthropic``, ``google_genai``, ...) resolves through it, when ``langchain`` and
+the provider's package are installed: ``resolve("openai:gpt-4o?temperature=0")``.
+
+The query suffix starts at the last ``?`` followed by nothing but ``key=value``
+pairs; any other ``?`` belongs to the name, so ``"fake:Really? Yes"`` scripts
+"Really? Yes". The built-in backends refuse options they do not know.
 
 The Ollama backend turns the client's raw failures into lgstream errors that say
 what to do (the original stays as ``__cause__``): an unreachable server
@@ -31,7 +38,7 @@ from urllib.parse import parse_qsl
 
 from langchain_core.language_models import BaseChatModel
 
-from ._errors import LgstreamError, UsageError
+from ._errors import LgstreamError, UsageError, _suggest
 
 __all__ = [
     "BackendError",
@@ -65,10 +72,16 @@ class UnknownBackendError(UsageError, ValueError):
 
     def __init__(self, spec: str, known: tuple[str, ...]) -> None:
         self.spec = spec
+        providers = sorted(_langchain_providers() or ())
+        scheme = spec.partition(":")[0]
+        hint = _suggest(scheme, (*known, *providers))
+        langchain = (
+            f"; LangChain's init_chat_model providers: {', '.join(providers)}" if providers else ""
+        )
         super().__init__(
-            f"unknown model backend in {spec!r}; known schemes: {', '.join(known)}."
-            " Write 'scheme:model' (e.g. 'ollama:llama3.2'), pass a LangChain chat model,"
-            " or register a backend with lgstream.backends.register()."
+            f"unknown model backend in {spec!r}.{hint} Known schemes: {', '.join(known)}"
+            f"{langchain}. Write 'scheme:model' (e.g. 'ollama:llama3.2'), pass a LangChain"
+            " chat model, or register a backend with lgstream.backends.register()."
         )
 
 
@@ -124,15 +137,84 @@ def schemes() -> tuple[str, ...]:
     return tuple(sorted({*_REGISTRY, *_entry_points()}))
 
 
+def _langchain_providers() -> dict[str, str] | None:
+    """The providers ``init_chat_model`` knows, each with the package it needs; None
+    without ``langchain`` (or if its table moved: then init_chat_model decides)."""
+    try:
+        from langchain.chat_models import base
+    except ImportError:
+        return None
+    table = getattr(base, "_BUILTIN_PROVIDERS", None)
+    if not isinstance(table, dict):
+        return {}
+    return {
+        name: str(entry[0]).partition(".")[0].replace("_", "-") for name, entry in table.items()
+    }
+
+
+def _langchain_factory(scheme: str, spec: str) -> BackendFactory | None:
+    providers = _langchain_providers()
+    if providers is None or (providers and scheme not in providers):
+        return None
+    package = providers.get(scheme, f"the package of LangChain's {scheme!r} provider")
+
+    def factory(name: str, options: dict[str, Any]) -> BaseChatModel:
+        from langchain.chat_models import init_chat_model
+
+        if not name:
+            raise UsageError(f"name the {scheme} model: '{scheme}:model-name'")
+        options.pop("check", None)  # no generic way to ask a provider; it errors on use
+        try:
+            model: BaseChatModel = init_chat_model(name, model_provider=scheme, **options)
+        except ImportError as error:
+            raise BackendError(
+                f"{spec!r} needs {package}, LangChain's integration for {scheme}:"
+                f" pip install {package}"
+            ) from error
+        except ValueError as error:
+            if "provider" in str(error) and not providers:  # the table moved, unknown
+                raise UnknownBackendError(spec, schemes()) from error
+            raise
+        return model
+
+    return factory
+
+
 def _factory(scheme: str, spec: str) -> BackendFactory:
     factory = _REGISTRY.get(scheme)
     if factory is None:
         entry_point = _entry_points().get(scheme)
-        if entry_point is None:
-            raise UnknownBackendError(spec, schemes())
-        factory = entry_point.load()
-        _REGISTRY[scheme] = factory
+        if entry_point is not None:
+            factory = entry_point.load()
+            _REGISTRY[scheme] = factory
+        else:
+            factory = _langchain_factory(scheme, spec)
+            if factory is None:
+                raise UnknownBackendError(spec, schemes())
     return factory
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
+    """``"name?k=v&..."`` -> ``("name", "k=v&...")``; a ``?`` not followed by
+    ``key=value`` pairs only is part of the name (``"fake:Really? Yes"``)."""
+    head, sep, query = spec.rpartition("?")
+    if not sep or not query:
+        return spec, ""
+    for pair in query.split("&"):
+        key, eq, _ = pair.partition("=")
+        if not eq or not key.isidentifier():
+            return spec, ""
+    return head, query
+
+
+def _check_options(backend: str, options: dict[str, Any], known: set[str]) -> None:
+    """Refuse an option a backend does not know (a misspelt one would be ignored)."""
+    for key in options:
+        if key not in known:
+            raise UsageError(
+                f"unknown option {key!r} for the {backend} backend.{_suggest(key, known)}"
+                f" Options: {', '.join(sorted(known))}"
+            )
 
 
 def _option(value: str) -> Any:
@@ -161,6 +243,10 @@ def resolve(spec: str | BaseChatModel, **options: Any) -> BaseChatModel:
     Raises:
         UnknownBackendError: no backend handles the scheme (the message lists those
             that do).
+        UsageError: an option the backend does not know (the message suggests the
+            closest one).
+        BackendError: the provider's package is missing (the message says what to
+            install), or ``check=True`` found the model unusable.
     """
     if isinstance(spec, BaseChatModel):
         if options:
@@ -171,7 +257,7 @@ def resolve(spec: str | BaseChatModel, **options: Any) -> BaseChatModel:
             f"a model is a spec such as 'ollama:llama3.2' or a LangChain chat model,"
             f" got {type(spec).__name__}"
         )
-    head, _, query = spec.partition("?")
+    head, query = _split_spec(spec)
     scheme, _, name = head.partition(":")
     merged = {key: _option(value) for key, value in parse_qsl(query, keep_blank_values=True)}
     merged.update(options)
@@ -203,6 +289,7 @@ def _fake(script: str, options: dict[str, Any]) -> BaseChatModel:
     from .testing import FakeChatModel
 
     options.pop("check", None)  # nothing to check: the fake model is always there
+    _check_options("fake", options, set(FakeChatModel.model_fields))
     options.setdefault("cycle", True)
     if script:
         options.setdefault("script", [script])
