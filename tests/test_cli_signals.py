@@ -138,3 +138,24 @@ def test_ctrl_c_stops_an_async_stream(tmp_path: Path) -> None:
     assert code == -signal.SIGINT, stderr
     assert "KeyboardInterrupt" in stderr
     assert generated < TOKENS // 2, f"the model went on to token {generated} of {TOKENS}"
+
+
+def test_a_missing_graph_lists_only_graphs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lgstream.cli import main
+
+    (tmp_path / "models_and_graphs.py").write_text(
+        textwrap.dedent(
+            """
+            import lgstream as lgs
+
+            model = lgs.backends.resolve("fake:Hi")  # a chat model streams too
+            graph = lgs.graphs.qa(model)
+            """
+        )
+    )
+    target = f"{tmp_path / 'models_and_graphs.py'}:grahp"
+    assert main(["run", target]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("has no attribute 'grahp'; graphs it has: graph")

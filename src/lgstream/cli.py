@@ -32,6 +32,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
+from langgraph.pregel.protocol import PregelProtocol
+
 import lgstream as lgs
 
 from . import demo as seed
@@ -123,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
             "  lgstream demo --format jsonl --delay 0\n"
             "  lgstream demo --model ollama:llama3.2 --modes messages,updates,values\n"
             "\n"
-            "exit status: 0 done, 1 the graph raised, 2 bad arguments"
+            "exit status: 0 done, 1 the graph raised, 2 bad arguments, 130 Ctrl-C"
         ),
     )
     demo.add_argument(
@@ -156,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
             """  lgstream run path/to/app.py:make_graph --input '{"question": "Hi?"}' \\\n"""
             "      --node generate --format ndjson\n"
             "\n"
-            "exit status: 0 done, 1 the graph raised, 2 bad arguments"
+            "exit status: 0 done, 1 the graph raised, 2 bad arguments, 130 Ctrl-C"
         ),
     )
     run.add_argument(
@@ -306,8 +308,11 @@ def load_graph(target: str) -> Any:
     value: Any = module
     for part in attr.split("."):
         if not hasattr(value, part):
+            # Graphs only: a chat model, or any other Runnable, streams too.
             graphs = sorted(
-                n for n, v in vars(module).items() if not n.startswith("_") and _looks_like_graph(v)
+                n
+                for n, v in vars(module).items()
+                if not n.startswith("_") and isinstance(v, PregelProtocol)
             )
             hint = f"; graphs it has: {', '.join(graphs)}" if graphs else ""
             raise CliError(f"{module_ref!r} has no attribute {attr!r}{hint}")
