@@ -297,3 +297,86 @@ def test_a_parent_update_ends_the_messages_of_its_subgraph() -> None:
         "message_done",
         "update",
     ]
+
+
+# --- the merge's fast path ---------------------------------------------------------
+
+_ids = st.sampled_from([None, "", "m", "m2", "lc_run--abc", "lc_xyz", "provider-1"])
+_contents = st.one_of(
+    st.sampled_from(["", "a", " b", "ü"]),
+    st.lists(
+        st.one_of(
+            st.sampled_from(["", "x"]),
+            st.builds(
+                lambda text, index: {"type": "text", "text": text, "index": index},
+                st.sampled_from(["", "t", "u"]),
+                st.integers(0, 1),
+            ),
+        ),
+        max_size=2,
+    ),
+)
+
+
+@st.composite
+def any_chunk(draw: st.DrawFn) -> AIMessageChunk:
+    """A chunk that may carry anything the merge reads, or nothing but text."""
+    if draw(st.booleans()):  # plain: text and an id only
+        return AIMessageChunk(content=draw(st.sampled_from(["", "a", " b"])), id=draw(_ids))
+    extra: dict[str, Any] = {}
+    if draw(st.booleans()):
+        extra["additional_kwargs"] = {"reasoning_content": draw(st.sampled_from(["", "r"]))}
+    if draw(st.booleans()):
+        extra["response_metadata"] = {"model_name": "fake"}
+    if draw(st.booleans()):
+        extra["usage_metadata"] = draw(
+            st.sampled_from(
+                [
+                    {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+                    {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
+                ]
+            )
+        )
+    if draw(st.booleans()):
+        extra["tool_call_chunks"] = [
+            tool_call_chunk(name="t", args=draw(st.sampled_from(["", '{"a"', ": 1}"])), index=0)
+        ]
+    if draw(st.booleans()):
+        extra["chunk_position"] = "last"
+    return AIMessageChunk(content=draw(_contents), id=draw(_ids), **extra)
+
+
+@given(st.lists(any_chunk(), min_size=1, max_size=12))
+def test_merge_fast_path_equals_the_oracle_on_its_edge_cases(chunks: list[AIMessageChunk]) -> None:
+    """Mixed string / block content, empty strings, metadata, usage, tool-call chunks,
+    changing and lc_ ids, "last" chunks: the fast merge equals add_ai_message_chunks."""
+    from lgstream.ops._join import merge_chunks
+
+    expected = add_ai_message_chunks(chunks[0], *chunks[1:])
+    got = merge_chunks(chunks)
+    assert got == expected
+    assert type(got) is type(expected)
+    assert got.usage_metadata == expected.usage_metadata
+    assert got.tool_call_chunks == expected.tool_call_chunks
+    # and through the operator, as one message whatever the chunks' own ids
+    tokens: list[lgs.Event] = [
+        lgs.Token(text=c.text, message_id="key", chunk=c, node="n") for c in chunks
+    ]
+    out = run(tokens, lgs.ops.join_messages())
+    finished = [ev for ev in out if isinstance(ev, lgs.MessageDone)]
+    if all(c.chunk_position != "last" for c in chunks[:-1]):
+        assert finished[0].message == expected
+
+
+def test_merge_does_not_change_the_chunks_it_joins() -> None:
+    from lgstream.ops._join import merge_chunks
+
+    chunks = [
+        AIMessageChunk(content="a", id="m"),
+        AIMessageChunk(content=["x", {"type": "text", "text": "t", "index": 0}], id="m"),
+        AIMessageChunk(content="b", id="m"),
+        AIMessageChunk(content="c", id="m"),
+    ]
+    before = [c.model_copy(deep=True) for c in chunks]
+    assert merge_chunks(chunks) == add_ai_message_chunks(chunks[0], *chunks[1:])
+    assert chunks == before

@@ -36,6 +36,67 @@ class _Open:
         self.texts: list[str] = [first.text]
 
 
+def _compact(run: list[AIMessageChunk]) -> list[AIMessageChunk]:
+    """One chunk with the run's joined text, then one empty chunk per change of id."""
+    if len(run) == 1:
+        return run
+    ids: list[str | None] = []
+    last: object = object()
+    for chunk in run:
+        if chunk.id != last:
+            last = chunk.id
+            ids.append(chunk.id)
+    text = "".join([chunk.content for chunk in run])  # type: ignore[misc]
+    out = [AIMessageChunk(content=text, id=ids[0])]
+    out.extend(AIMessageChunk(content="", id=i) for i in ids[1:])
+    return out
+
+
+def merge_chunks(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
+    """``add_ai_message_chunks(chunks[0], *chunks[1:])``, faster for text streams.
+
+    Most chunks of a text stream carry only a string delta and an id. Each run of
+    such *plain* chunks (exact ``AIMessageChunk``, string content, no metadata,
+    usage, tool-call chunks or position) is handed to langchain-core as one chunk with the run's
+    text joined by ``"".join``, followed by an empty chunk per change of id; every
+    other chunk goes in unchanged. The result is equal to the oracle's because,
+    in ``add_ai_message_chunks``:
+
+    - consecutive string contents merge by concatenation whatever came before
+      (a string, a block list ending in a string, an empty list), and ``""`` is a
+      no-op, so one joined string merges as its pieces do;
+    - plain chunks add nothing to ``additional_kwargs``, ``response_metadata``,
+      ``tool_call_chunks`` or ``chunk_position``, and their ``usage_metadata=None``
+      step is idempotent (``None`` becomes zeros once, then stays);
+    - the id chosen is the first of the best rank, which repeats of one id in a
+      row cannot change;
+    - the result's class is the first chunk's, and only exact ``AIMessageChunk`` objects
+      count as plain.
+    """
+    merged: list[AIMessageChunk] = []
+    run: list[AIMessageChunk] = []
+    for chunk in chunks:
+        # _plain(chunk), inlined: this loop is the merge's hot path.
+        if (
+            type(chunk) is AIMessageChunk
+            and type(chunk.content) is str
+            and chunk.usage_metadata is None
+            and chunk.chunk_position is None
+            and not chunk.tool_call_chunks
+            and not chunk.additional_kwargs
+            and not chunk.response_metadata
+        ):
+            run.append(chunk)
+            continue
+        if run:
+            merged.extend(_compact(run))
+            run = []
+        merged.append(chunk)
+    if run:
+        merged.extend(_compact(run))
+    return add_ai_message_chunks(merged[0], *merged[1:])
+
+
 class JoinMessages:
     """Groups ``Token``\\ s by message id into whole messages; see ``join_messages()``."""
 
@@ -104,9 +165,7 @@ class JoinMessages:
     def _done(self, key: str, reason: _EndReason) -> MessageDone:
         message = self._open.pop(key)
         first = message.first
-        # langchain-core's own merge, once over all chunks: equal by construction
-        # to what users get from add_ai_message_chunks, and linear.
-        whole = add_ai_message_chunks(message.chunks[0], *message.chunks[1:])
+        whole = merge_chunks(message.chunks)
         return MessageDone(
             ns=first.ns,
             node=first.node,
