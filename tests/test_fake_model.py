@@ -410,3 +410,93 @@ def test_a_bad_reply_type_is_a_clear_error() -> None:
     model = FakeChatModel(script=[42])
     with pytest.raises(TypeError, match="str, an AIMessage or a Reply, not int"):
         model.invoke("x")
+
+
+# -- issue 11: LangChain's standard behaviour -----------------------------------------
+
+
+def test_a_misspelt_argument_is_refused_with_a_suggestion() -> None:
+    from lgstream import UsageError
+
+    with pytest.raises(UsageError, match=r"'scirpt'.*Did you mean 'script'"):
+        FakeChatModel(scirpt=["Hi"])  # type: ignore[call-arg]
+
+
+def test_standard_parameters_are_accepted_and_traced() -> None:
+    model = FakeChatModel(streaming=True, temperature=0, max_tokens=10, stop=["x"], api_key="k")
+    params = model._get_ls_params()
+    assert params["ls_model_name"] == "fake"
+    assert params["ls_provider"] == "fake"
+    assert params["ls_stop"] == ["x"]
+    assert model._get_ls_params(model="other")["ls_model_name"] == "other"
+
+
+def test_usage_is_recorded_by_get_usage_metadata_callback() -> None:
+    from langchain_core.callbacks import get_usage_metadata_callback
+
+    model = FakeChatModel(script=["a b c"], cycle=True, model="m1")
+    with get_usage_metadata_callback() as callback:
+        model.invoke("hello")
+        list(model.stream("hello"))
+    assert callback.usage_metadata["m1"]["output_tokens"] == 6
+
+
+def test_stop_sequences_cut_the_text() -> None:
+    model = FakeChatModel(script=["I love you so much"], cycle=True, stop=["you"])
+    assert model.invoke("hi").content == "I love "
+    assert "".join(str(c.content) for c in model.stream("hi", stop=["love"])) == "I "
+    explicit = FakeChatModel(script=[Reply(text=["I l", "ove y", "ou"])])
+    assert [c.content for c in explicit.stream("hi", stop=["ve"])][:2] == ["I l", "o"]
+
+
+def test_structured_output_tells_the_callbacks_its_schema() -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Joke(BaseModel):
+        setup: str
+
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseCallbackHandler):
+        def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(kwargs.get("options", {}))
+
+    model = FakeChatModel(script=['{"setup": "s"}'])
+    assert model.with_structured_output(Joke).invoke("x", config={"callbacks": [Handler()]}) == (
+        Joke(setup="s")
+    )
+    assert seen[0]["ls_structured_output_format"]["schema"]["title"] == "Joke"
+
+
+def test_structured_output_takes_a_pydantic_v1_model() -> None:
+    import pydantic.v1
+
+    class Joke(pydantic.v1.BaseModel):
+        setup: str
+
+    model = FakeChatModel(script=['{"setup": "s"}'])
+    assert model.with_structured_output(Joke).invoke("x") == Joke(setup="s")
+
+
+def test_a_script_function_sees_the_bound_tools_and_tool_choice() -> None:
+    from lgstream.testing import ScriptCall
+
+    def script(messages: list[BaseMessage], call: ScriptCall) -> Reply:
+        return Reply(text=f"{call.tool_names} {call.tool_choice}")
+
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    model = FakeChatModel(script=script)
+    assert model.bind_tools([add], tool_choice="add").invoke("x").content == "['add'] add"
+
+
+def test_calls_are_bounded_by_keep_calls() -> None:
+    model = FakeChatModel(script=["a"], cycle=True, keep_calls=3)
+    for n in range(10):
+        model.invoke(f"q{n}")
+    assert [m[0].content for m in model.calls] == ["q7", "q8", "q9"]
+    assert len(model.bound_tools) == 3
+    assert model.call_count == 10
+    assert FakeChatModel(keep_calls=0).calls == []

@@ -9,6 +9,7 @@ from ._fake_model import FakeChatModel as FakeChatModel
 from ._fake_model import FakeModelError as FakeModelError
 from ._fake_model import ReasoningStyle as ReasoningStyle
 from ._fake_model import Reply as Reply
+from ._fake_model import ScriptCall as ScriptCall
 from ._fake_model import ScriptExhaustedError as ScriptExhaustedError
 from ._fake_model import ScriptReply as ScriptReply
 from ._fake_model import ToolCallStyle as ToolCallStyle
@@ -44,6 +45,7 @@ __all__ = [
     "RecordedError",
     "Recorder",
     "Reply",
+    "ScriptCall",
     "ScriptExhaustedError",
     "ScriptReply",
     "ToolCallStyle",

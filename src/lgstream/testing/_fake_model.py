@@ -9,20 +9,24 @@ streaming and the non-streaming paths always agree on the final message.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
 
+import pydantic.v1
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -35,15 +39,24 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, PydanticUserError, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    PydanticUserError,
+    TypeAdapter,
+    model_validator,
+)
 
-from .._errors import UsageError
+from .._errors import UsageError, _suggest
 
 __all__ = [
     "FakeChatModel",
     "FakeModelError",
     "ReasoningStyle",
     "Reply",
+    "ScriptCall",
     "ScriptExhaustedError",
     "ScriptReply",
     "ToolCallStyle",
@@ -130,7 +143,43 @@ class Reply:
 
 ScriptReply: TypeAlias = str | AIMessage | Reply
 """Anything a script can answer with."""
-Script: TypeAlias = Sequence[ScriptReply] | Callable[[list[BaseMessage]], ScriptReply]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptCall:
+    """What a two-argument script function sees of a call besides the messages:
+    ``script(messages, call)``, so it can answer "call the tool I was given"."""
+
+    index: int
+    """The call's number, from 0."""
+    tools: Sequence[Mapping[str, Any]]
+    """The bound tools as OpenAI tool dicts (``bind_tools`` converts them)."""
+    tool_choice: Any
+    """The ``tool_choice`` bound with the tools (``"any"``, a tool name, ...), or ``None``."""
+    stop: Sequence[str]
+    """The stop sequences in force for this call."""
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the bound tools, in order."""
+        return [_tool_name(tool) for tool in self.tools]
+
+
+Script: TypeAlias = (
+    Sequence[ScriptReply]
+    | Callable[[list[BaseMessage]], ScriptReply]
+    | Callable[[list[BaseMessage], ScriptCall], ScriptReply]
+)
+
+
+def _takes_call(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: one argument
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    starred = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    return starred or len(positional) >= 2
 
 
 def _as_reply(reply: ScriptReply) -> Reply:
@@ -170,6 +219,25 @@ def _tool_calls(reply: Reply, call_no: int) -> list[tuple[str, str, str]]:
         call_id = call.get("id") or f"call_{call_no}_{position}"
         calls.append((str(call["name"]), json.dumps(call.get("args", {})), call_id))
     return calls
+
+
+def _stop_at(pieces: Sequence[str], stop: Sequence[str]) -> Sequence[str]:
+    """Cut the text before the first stop sequence, keeping the pieces' boundaries."""
+    text = "".join(pieces)
+    ends = [at for at in (text.find(word) for word in stop if word) if at >= 0]
+    if not ends:
+        return pieces
+    end = min(ends)
+    out: list[str] = []
+    seen = 0
+    for piece in pieces:
+        if seen + len(piece) >= end:
+            if end > seen:
+                out.append(piece[: end - seen])
+            break
+        out.append(piece)
+        seen += len(piece)
+    return out
 
 
 def _input_tokens(messages: Sequence[BaseMessage]) -> int:
@@ -283,11 +351,35 @@ class FakeChatModel(BaseChatModel):
     and structured-output nodes run on it.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    model: str = "fake"
+    """The model name LangChain sees: ``ls_model_name`` in traces and
+    ``response_metadata["model_name"]`` on the reply (what
+    ``get_usage_metadata_callback()`` keys usage by); a call's ``model=`` overrides it."""
+    stop: list[str] | None = None
+    """Stop sequences: the reply's text ends before the first one (a call's
+    ``stop=`` replaces them), as a provider's does."""
+    temperature: float | None = None
+    """LangChain's standard parameter, reported in traces; it changes nothing."""
+    max_tokens: int | None = None
+    """LangChain's standard parameter, reported in traces; it changes nothing."""
+    timeout: float | None = None
+    """LangChain's standard parameter; accepted so provider code runs, it changes nothing."""
+    max_retries: int | None = None
+    """LangChain's standard parameter; accepted so provider code runs, it changes nothing."""
+    api_key: str | None = None
+    """LangChain's standard parameter; accepted so provider code runs, never sent anywhere."""
+    streaming: bool = False
+    """``True`` makes ``invoke()`` go through the streaming path, as in ChatOpenAI."""
+    keep_calls: int | None = 100
+    """How many recent calls :attr:`calls` and :attr:`bound_tools` keep, so a model
+    serving a long run does not grow without end; ``None`` keeps every call, ``0`` none."""
 
     script: Any = Field(default_factory=lambda: ["Hello from FakeChatModel."])
     """The replies, one per call (a string, an ``AIMessage`` or a :class:`Reply`),
-    or a function from the input messages to the reply."""
+    or a function from the input messages (and, if it takes a second argument, a
+    :class:`ScriptCall`: bound tools, ``tool_choice``) to the reply."""
     split: Split = "words"
     """How to cut reply strings into tokens: ``"words"`` or ``"chars"``."""
     delay: float = 0.0
@@ -304,9 +396,32 @@ class FakeChatModel(BaseChatModel):
     """How tool calls stream (see :data:`ToolCallStyle`); a :class:`Reply` may override it."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
-    _tools: list[list[str]] = PrivateAttr(default_factory=list)
+    _calls: deque[list[BaseMessage]] = PrivateAttr(default_factory=deque)
+    _tools: deque[list[str]] = PrivateAttr(default_factory=deque)
+    _count: int = PrivateAttr(default=0)
     _streamed: int = PrivateAttr(default=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        # extra="forbid" alone says "Extra inputs are not permitted" without a hint.
+        if isinstance(data, Mapping):
+            known = set(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    raise UsageError(
+                        f"FakeChatModel() got an unknown argument {key!r}."
+                        f"{_suggest(str(key), known)} Arguments: {', '.join(sorted(known))}"
+                    )
+        return data
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Bound the call history to :attr:`keep_calls`."""
+        super().model_post_init(context)
+        if self.keep_calls is not None and self.keep_calls < 0:
+            raise UsageError(f"keep_calls must be None or >= 0, got {self.keep_calls}")
+        self._calls = deque(maxlen=self.keep_calls)
+        self._tools = deque(maxlen=self.keep_calls)
 
     @property
     def _llm_type(self) -> str:
@@ -314,13 +429,24 @@ class FakeChatModel(BaseChatModel):
 
     @property
     def calls(self) -> list[list[BaseMessage]]:
-        """The input messages of every call so far, in order."""
+        """The input messages of the calls so far, in order (the last
+        :attr:`keep_calls` of them)."""
         return list(self._calls)
+
+    @property
+    def call_count(self) -> int:
+        """How many calls the model has answered, kept or not."""
+        return self._count
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        params["ls_provider"] = "fake"
+        return params
 
     @property
     def bound_tools(self) -> list[list[str]]:
         """The names of the tools bound (``bind_tools``) on every call so far, in
-        order; an empty list for a call without tools."""
+        order (the last :attr:`keep_calls`); an empty list for a call without tools."""
         return [list(names) for names in self._tools]
 
     @property
@@ -331,15 +457,29 @@ class FakeChatModel(BaseChatModel):
 
     # -- the script -------------------------------------------------------------
 
-    def _next_reply(self, messages: list[BaseMessage], kwargs: Mapping[str, Any]) -> _Plan:
+    def _next_reply(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> _Plan:
         tools = [_tool_name(tool) for tool in kwargs.get("tools") or ()]
         with self._lock:
-            index = len(self._calls)
-            self._calls.append(list(messages))
-            self._tools.append(tools)
+            index = self._count
+            self._count += 1
+            if self.keep_calls != 0:
+                self._calls.append(list(messages))
+                self._tools.append(tools)
         script = self.script
+        in_force = stop if stop is not None else self.stop
         if callable(script):
-            reply: ScriptReply = script(messages)
+            if _takes_call(script):
+                call = ScriptCall(
+                    index=index,
+                    tools=list(kwargs.get("tools") or ()),
+                    tool_choice=kwargs.get("tool_choice"),
+                    stop=list(in_force or ()),
+                )
+                reply: ScriptReply = script(messages, call)
+            else:
+                reply = script(messages)
         else:
             replies = script if isinstance(script, Sequence) else list(script)
             position = index
@@ -348,12 +488,21 @@ class FakeChatModel(BaseChatModel):
                     raise ScriptExhaustedError(index + 1, len(replies))
                 position %= len(replies)
             reply = replies[position]
-        return self._plan(_as_reply(reply), messages, index)
+        model = kwargs.get("model")
+        name = model if isinstance(model, str) else self.model
+        return self._plan(_as_reply(reply), messages, index, in_force, name)
 
-    def _plan(self, reply: Reply, messages: list[BaseMessage], call_no: int) -> _Plan:
+    def _plan(
+        self,
+        reply: Reply,
+        messages: list[BaseMessage],
+        call_no: int,
+        stop: Sequence[str] | None,
+        model_name: str,
+    ) -> _Plan:
         blocks = (reply.reasoning_style or self.reasoning_style) == "blocks"
         reasoning = _pieces(reply.reasoning, self.split)
-        text = _pieces(reply.text, self.split)
+        text = _stop_at(_pieces(reply.text, self.split), stop or ())
         tools = self._tool_chunks(reply, call_no, reply.id, blocks)
         outputs = max(1, len(reasoning) + len(text) + len(tools))
         inputs = _input_tokens(messages)
@@ -367,7 +516,7 @@ class FakeChatModel(BaseChatModel):
             blocks=blocks,
             id=reply.id,
             usage=usage,
-            response_metadata=reply.response_metadata,
+            response_metadata={"model_name": model_name, **reply.response_metadata},
             fail_after=reply.fail_after,
         )
 
@@ -416,7 +565,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan = self._next_reply(messages, kwargs)
+        plan = self._next_reply(messages, stop, kwargs)
         chunks = plan.chunks()
         if plan.fail_after is not None:
             chunks = itertools.islice(chunks, plan.fail_after)
@@ -442,7 +591,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        plan = self._next_reply(messages, kwargs)
+        plan = self._next_reply(messages, stop, kwargs)
         chunks = plan.chunks()
         if plan.fail_after is not None:
             chunks = itertools.islice(chunks, plan.fail_after)
@@ -476,7 +625,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._next_reply(messages, kwargs)
+        plan = self._next_reply(messages, stop, kwargs)
         if wait := self._total_delay(plan.size):
             time.sleep(wait)
         return self._result(plan)
@@ -488,7 +637,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._next_reply(messages, kwargs)
+        plan = self._next_reply(messages, stop, kwargs)
         if wait := self._total_delay(plan.size):
             await asyncio.sleep(wait)
         return self._result(plan)
@@ -543,8 +692,16 @@ class FakeChatModel(BaseChatModel):
             A runnable: the model, then the parser.
         """
         parse = _parser(schema)
+        # What LangChain's own with_structured_output binds: the callbacks (tracing,
+        # LangSmith) see the schema in on_chat_model_start's options.
+        model = self.bind(
+            ls_structured_output_format={
+                "kwargs": {"method": kwargs.get("method", "function_calling")},
+                "schema": schema,
+            }
+        )
         if not include_raw:
-            return self | RunnableLambda(parse, name="parse_structured_output")
+            return model | RunnableLambda(parse, name="parse_structured_output")
 
         def parse_with_raw(message: BaseMessage) -> dict[str, Any]:
             try:
@@ -552,7 +709,7 @@ class FakeChatModel(BaseChatModel):
             except (ValueError, TypeError) as exc:
                 return {"raw": message, "parsed": None, "parsing_error": exc}
 
-        return self | RunnableLambda(parse_with_raw, name="parse_structured_output")
+        return model | RunnableLambda(parse_with_raw, name="parse_structured_output")
 
 
 def _tool_name(tool: Any) -> str:
@@ -566,8 +723,11 @@ def _tool_name(tool: Any) -> str:
 
 def _parser(schema: dict[str, Any] | type) -> Callable[[BaseMessage], Any]:
     adapter: TypeAdapter[Any] | None = None
+    v1: Any = None
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         model: type[BaseModel] | None = schema
+    elif isinstance(schema, type) and issubclass(schema, pydantic.v1.BaseModel):
+        model, v1 = None, schema  # TypeAdapter refuses pydantic.v1 models
     else:
         model = None
         if isinstance(schema, type):  # a TypedDict or a dataclass
@@ -586,6 +746,8 @@ def _parser(schema: dict[str, Any] | type) -> Callable[[BaseMessage], Any]:
             raise ValueError("the reply has neither JSON text nor a tool call to parse")
         if model is not None:
             return model.model_validate(data)
+        if v1 is not None:
+            return v1.parse_obj(data)
         if adapter is not None:
             return adapter.validate_python(data)
         return data
