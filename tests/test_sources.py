@@ -396,8 +396,9 @@ def test_langgraph_habit_stream_mode_is_refused(
 ) -> None:
     graph = build_seed_graph(model)
     run = lgs.stream if flavour == "sync" else lgs.astream
+    habit: dict[str, Any] = {name: ["values"]}
     with pytest.raises(lgs.UsageError, match=rf"{name}=.*modes=\['values'\]"):
-        run(graph, {"question": "q"}, **{name: ["values"]})
+        run(graph, {"question": "q"}, **habit)
 
 
 def test_version_is_refused(model: FakeChatModel) -> None:
