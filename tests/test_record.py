@@ -81,13 +81,13 @@ by_kind: dict[type[Any], dict[str, st.SearchStrategy[Any]]] = {
     lgs.TaskResult: {
         "task_id": texts,
         "result": states,
-        "error": st.none() | texts,
+        "error": st.none() | st.builds(ValueError, texts),
         "step": steps,
     },
-    lgs.ToolStart: {"tool_call_id": texts, "tool_name": texts, "input": json_data},
-    lgs.ToolOutputDelta: {"tool_call_id": texts, "delta": json_data},
-    lgs.ToolResult: {"tool_call_id": texts, "output": json_data | messages},
-    lgs.ToolError: {"tool_call_id": texts, "message": texts},
+    lgs.ToolStart: {"call_id": texts, "name": texts, "input": json_data},
+    lgs.ToolOutputDelta: {"call_id": texts, "delta": json_data},
+    lgs.ToolResult: {"call_id": texts, "output": json_data | messages},
+    lgs.ToolError: {"call_id": texts, "message": texts},
     lgs.RunStarted: {"run_id": texts, "input": json_data, "modes": names},
     lgs.RunFinished: {
         "run_id": texts,
@@ -329,3 +329,29 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
 def test_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         replay(tmp_path / "nope.jsonl").collect()
+
+
+def test_cassettes_from_before_the_tool_field_renames_still_replay(tmp_path: Path) -> None:
+    """Tool events were recorded with ``tool_call_id``/``tool_name`` before 0.1."""
+    header = {"format": "lgstream-cassette", "version": CASSETTE_VERSION}
+    lines = [
+        header,
+        {"kind": "tool_start", "ns": [], "node": None, "tool_call_id": "c1", "tool_name": "add"},
+        {"kind": "tool_result", "ns": [], "node": None, "tool_call_id": "c1", "output": 3},
+        {"kind": "tool_error", "ns": [], "node": None, "tool_call_id": "c2", "message": "no"},
+    ]
+    path = tmp_path / "old.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert replay(path).collect() == [
+        lgs.ToolStart(call_id="c1", name="add"),
+        lgs.ToolResult(call_id="c1", output=3),
+        lgs.ToolError(call_id="c2", message="no"),
+    ]
+
+
+def test_a_task_error_replays_with_its_type_and_message(tmp_path: Path) -> None:
+    failed = lgs.TaskResult(node="n", task_id="t", error=ValueError("bad input"))
+    (got,) = replay(_cassette([failed], tmp_path)).collect()
+    assert isinstance(got, lgs.TaskResult)
+    assert got.error == RecordedError("ValueError", "bad input")
+    assert (got.error_type, got.error_message) == ("ValueError", "bad input")

@@ -194,7 +194,7 @@ def test_invalid_tool_call_and_tool_error() -> None:
     out = io.StringIO()
     events: list[lgs.Event] = [
         lgs.ToolCallInvalid(node="agent", call_id="c9", name="add", raw_args="{oops", error="bad"),
-        lgs.ToolError(node="tools", tool_call_id="c9", message="no args"),
+        lgs.ToolError(node="tools", call_id="c9", message="no args"),
     ]
     summary = print_stream(events, file=out)
     assert "→ add({oops) invalid: bad\n" in out.getvalue()

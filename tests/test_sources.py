@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessageChunk, ToolMessage
-from langgraph.graph import StateGraph
+from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
 from langgraph.types import Command
 
 import lgstream as lgs
 from lgstream.testing import FakeChatModel
 
 from .graphs import (
+    add,
     build_seed_graph,
     failing_graph,
     interrupt_graph,
@@ -163,7 +166,7 @@ def test_tasks_and_tools_modes() -> None:
     ]
     tool_start = events[4]
     assert isinstance(tool_start, lgs.ToolStart)
-    assert (tool_start.tool_call_id, tool_start.tool_name) == ("call_1", "add")
+    assert (tool_start.call_id, tool_start.name, tool_start.node) == ("call_1", "add", "tools")
     assert tool_start.input == {"a": 2, "b": 3}
     tool_result = events[5]
     assert isinstance(tool_result, lgs.ToolResult)
@@ -404,3 +407,125 @@ def test_langgraph_habit_stream_mode_is_refused(
 def test_version_is_refused(model: FakeChatModel) -> None:
     with pytest.raises(lgs.UsageError, match="version="):
         lgs.stream(build_seed_graph(model), {"question": "q"}, version="v1")
+
+
+@tool
+def divide(a: int, b: int) -> float:
+    """Divide a by b."""
+    return a / b
+
+
+def _tools_graph_with_a_failure() -> Any:
+    """``agent`` asks for ``add`` and a failing ``divide`` at once; ``tools`` runs both."""
+
+    def agent(state: MessagesState) -> dict[str, Any]:
+        calls = [
+            {"name": "add", "args": {"a": 2, "b": 3}, "id": "c-add", "type": "tool_call"},
+            {"name": "divide", "args": {"a": 1, "b": 0}, "id": "c-div", "type": "tool_call"},
+        ]
+        return {"messages": [AIMessage(content="", tool_calls=calls, id="ai-1")]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", ToolNode([add, divide], handle_tool_errors=True))
+    builder.add_edge(START, "agent")
+    builder.add_edge("agent", "tools")
+    builder.add_edge("tools", END)
+    return builder.compile()
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_tool_events_name_the_node_that_ran_them(how: str) -> None:
+    """Tool events carry the node running the tool, so node filters keep them, and
+    the call id under the name the tool-call events use."""
+    graph = _tools_graph_with_a_failure()
+    inputs = {"messages": [("user", "go")]}
+    ops = lgs.ops.nodes("tools")
+    if how == "sync":
+        events = (lgs.stream(graph, inputs, modes=["tools"]) | ops).collect()
+    else:
+
+        async def collect() -> list[lgs.Event]:
+            return await (lgs.astream(graph, inputs, modes=["tools"]) | ops).collect()
+
+        events = asyncio.run(collect())
+    tool_events = [
+        ev for ev in events if isinstance(ev, lgs.ToolStart | lgs.ToolResult | lgs.ToolError)
+    ]
+    assert sorted((ev.kind, ev.call_id) for ev in tool_events) == [
+        ("tool_error", "c-div"),
+        ("tool_result", "c-add"),
+        ("tool_start", "c-add"),
+        ("tool_start", "c-div"),
+    ]
+    assert {ev.node for ev in tool_events} == {"tools"}
+    starts = {ev.call_id: ev.name for ev in tool_events if isinstance(ev, lgs.ToolStart)}
+    assert starts == {"c-add": "add", "c-div": "divide"}
+    error = next(ev for ev in tool_events if isinstance(ev, lgs.ToolError))
+    assert "division by zero" in error.message
+
+
+def test_tool_events_old_field_names_still_read_with_a_deprecation_warning() -> None:
+    start = lgs.ToolStart(call_id="c1", name="add")
+    with pytest.warns(DeprecationWarning, match="call_id"):
+        assert start.tool_call_id == "c1"
+    with pytest.warns(DeprecationWarning, match=r"\.name"):
+        assert start.tool_name == "add"
+    for event in (
+        lgs.ToolOutputDelta(call_id="c1", delta="x"),
+        lgs.ToolResult(call_id="c1", output=1),
+        lgs.ToolError(call_id="c1", message="bad"),
+    ):
+        with pytest.warns(DeprecationWarning, match=type(event).__name__):
+            assert event.tool_call_id == "c1"
+
+
+def test_tools_parts_without_a_run_have_no_node() -> None:
+    """From recorded parts LangGraph never said which node ran a tool: None, not a guess."""
+    part = {
+        "type": "tools",
+        "ns": (),
+        "data": {
+            "event": "tool-started",
+            "tool_call_id": "c1",
+            "tool_name": "add",
+            "input": {"a": 1},
+        },
+    }
+    (event,) = lgs.Normaliser().feed(part)
+    assert isinstance(event, lgs.ToolStart)
+    assert (event.node, event.call_id, event.name) == (None, "c1", "add")
+
+
+def test_task_result_error_is_the_exception(model: FakeChatModel) -> None:
+    graph = failing_graph(model)
+    events = lgs.stream(graph, {"question": "q"}, modes=["tasks"], raise_errors=False).collect()
+    (result,) = [ev for ev in events if isinstance(ev, lgs.TaskResult)]
+    assert isinstance(result.error, RuntimeError)
+    assert str(result.error) == "boom after the answer"
+    assert (result.error_type, result.error_message) == ("RuntimeError", "boom after the answer")
+    assert [ev.node for ev in events if isinstance(ev, lgs.TaskStart)] == ["generate"]
+
+
+@pytest.mark.parametrize(
+    ("wire", "error_type", "message"),
+    [
+        ({"error": "ValueError", "message": "bad"}, "ValueError", "bad"),  # LangGraph Server
+        ({"type": "KeyError", "message": "'k'"}, "KeyError", "'k'"),  # lgstream's JSON
+        ("it broke", "Error", "it broke"),
+    ],
+)
+def test_task_result_error_from_the_wire_is_a_task_error(
+    wire: object, error_type: str, message: str
+) -> None:
+    part = {
+        "type": "tasks",
+        "ns": (),
+        "data": {"id": "t1", "name": "n", "error": wire, "result": None, "interrupts": []},
+    }
+    (event,) = lgs.Normaliser().feed(part)
+    assert isinstance(event, lgs.TaskResult)
+    assert isinstance(event.error, lgs.TaskError)
+    assert event.error == lgs.TaskError(error_type, message)
+    assert (event.error_type, event.error_message) == (error_type, message)
+    assert lgs.to_jsonable(event)["error"] == {"type": error_type, "message": message}

@@ -29,6 +29,7 @@ from ._errors import NotAGraphError as NotAGraphError
 from ._errors import RemoteRunError as RemoteRunError
 from ._errors import StopRun as StopRun
 from ._errors import StreamError as StreamError
+from ._errors import TaskError as TaskError
 from ._errors import UnknownStreamModeError as UnknownStreamModeError
 from ._errors import UsageError as UsageError
 from ._events import Checkpoint as Checkpoint
@@ -109,6 +110,7 @@ __all__ = [
     "StopRun",
     "StreamError",
     "StreamMode",
+    "TaskError",
     "TaskResult",
     "TaskStart",
     "TimedOperator",

@@ -11,6 +11,8 @@ that says what was wrong and what to do about it::
     └── StreamError                 something went wrong while events were flowing
         ├── MalformedPartError      (also ValueError) a raw part of no known shape
         ├── RemoteRunError          a run on a LangGraph Server failed (its type and message)
+        ├── TaskError               a task's error from a server or recorded parts
+                                    (``TaskResult.error``: its type and message)
         └── PatchError              (also ValueError) a JSON Patch that cannot be applied
                                     (``lgstream.ops.PatchError``)
 
@@ -36,6 +38,7 @@ __all__ = [
     "RemoteRunError",
     "StopRun",
     "StreamError",
+    "TaskError",
     "UnknownStreamModeError",
     "UsageError",
 ]
@@ -151,3 +154,40 @@ class RemoteRunError(StreamError):
         self.run_id = run_id
         where = f" (run {run_id})" if run_id else ""
         super().__init__(f"{error_type}: {message} [raised on the LangGraph Server{where}]")
+
+
+class TaskError(StreamError):
+    """A task's error as it arrived over the wire, from a LangGraph Server or
+    recorded parts, which send its type name and message but not the exception
+    (``TaskResult.error``). ``str(error)`` is the message.
+
+    Attributes:
+        error_type: the exception's class name where it ran (``"ValueError"``).
+        message: its message, as sent.
+    """
+
+    def __init__(self, error_type: str, message: str) -> None:
+        self.error_type = error_type
+        self.message = message
+        super().__init__(message)
+
+    def __repr__(self) -> str:
+        return f"TaskError({self.error_type!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskError):
+            return NotImplemented
+        return (self.error_type, self.message) == (other.error_type, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.error_type, self.message))
+
+    @classmethod
+    def from_wire(cls, value: object) -> TaskError:
+        """From what a server or a recording sent: ``{"error"|"type", "message"}``
+        (LangGraph Server's and lgstream's JSON forms) or a plain string."""
+        if isinstance(value, dict):
+            kind = value.get("error", value.get("type"))
+            message = value.get("message")
+            return cls(str(kind or "Error"), "" if message is None else str(message))
+        return cls("Error", str(value))

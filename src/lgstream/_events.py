@@ -24,6 +24,7 @@ import datetime as _dt
 import enum
 import math
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, overload
@@ -302,8 +303,11 @@ class TaskResult(_EventBase):
     """The task's id, shared with its ``TaskStart``."""
     result: Any = None
     """What the task wrote, on success."""
-    error: str | None = None
-    """The error message, if the task failed."""
+    error: BaseException | None = field(default=None, compare=False)
+    """The exception, if the task failed. From a local graph it is the exception the
+    node raised; from a LangGraph Server or recorded parts, which send only its type
+    name and message, a ``TaskError`` that carries them. Its JSON form is
+    ``{"type", "message"}``, as ``RunFailed.error``'s."""
     interrupts: tuple[Any, ...] = ()
     """Interrupts the task raised."""
     step: int | None = None
@@ -311,21 +315,60 @@ class TaskResult(_EventBase):
     timestamp: str | None = None
     """ISO 8601 time (``debug`` mode only)."""
 
+    @property
+    def error_type(self) -> str | None:
+        """The failed task's exception class name (``"ValueError"``), or None."""
+        if self.error is None:
+            return None
+        return getattr(self.error, "error_type", None) or type(self.error).__name__
+
+    @property
+    def error_message(self) -> str | None:
+        """The failed task's error message, or None."""
+        if self.error is None:
+            return None
+        return str(getattr(self.error, "message", self.error))
+
 
 # --- tools mode ------------------------------------------------------------------
 
 
+def _deprecated_tool_call_id(event: ToolStart | ToolOutputDelta | ToolResult | ToolError) -> str:
+    warnings.warn(
+        f"{type(event).__name__}.tool_call_id is deprecated: use .call_id "
+        "(the name ToolCallStart and the other tool-call events use)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return event.call_id
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolStart(_EventBase):
-    """A tool started running (``tools`` mode)."""
+    """A tool started running (``tools`` mode). ``node`` is the node that ran it
+    (``"tools"`` for a ``ToolNode``) when the run is local; LangGraph's ``tools``
+    parts do not say, so from a server or recorded parts it is None."""
 
     kind: ClassVar[Literal["tool_start"]] = "tool_start"
-    tool_call_id: str
-    """The id of the model's tool call this run answers."""
-    tool_name: str
+    call_id: str
+    """The id of the model's tool call this run answers (``ToolCallStart.call_id``)."""
+    name: str
     """The tool's name."""
     input: Any = None
     """The tool's arguments."""
+
+    @property
+    def tool_call_id(self) -> str:
+        """Deprecated: use ``call_id``."""
+        return _deprecated_tool_call_id(self)
+
+    @property
+    def tool_name(self) -> str:
+        """Deprecated: use ``name``."""
+        warnings.warn(
+            "ToolStart.tool_name is deprecated: use .name", DeprecationWarning, stacklevel=2
+        )
+        return self.name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,10 +376,15 @@ class ToolOutputDelta(_EventBase):
     """A piece of output a running tool streamed (``tools`` mode)."""
 
     kind: ClassVar[Literal["tool_output_delta"]] = "tool_output_delta"
-    tool_call_id: str
+    call_id: str
     """The tool call the output belongs to."""
     delta: Any
     """The piece of output."""
+
+    @property
+    def tool_call_id(self) -> str:
+        """Deprecated: use ``call_id``."""
+        return _deprecated_tool_call_id(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,10 +392,15 @@ class ToolResult(_EventBase):
     """A tool finished (``tools`` mode)."""
 
     kind: ClassVar[Literal["tool_result"]] = "tool_result"
-    tool_call_id: str
+    call_id: str
     """The tool call this result answers."""
     output: Any
     """What the tool returned (often a ``ToolMessage``)."""
+
+    @property
+    def tool_call_id(self) -> str:
+        """Deprecated: use ``call_id``."""
+        return _deprecated_tool_call_id(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,10 +408,15 @@ class ToolError(_EventBase):
     """A tool raised (``tools`` mode)."""
 
     kind: ClassVar[Literal["tool_error"]] = "tool_error"
-    tool_call_id: str
+    call_id: str
     """The tool call that failed."""
     message: str
     """The error message."""
+
+    @property
+    def tool_call_id(self) -> str:
+        """Deprecated: use ``call_id``."""
+        return _deprecated_tool_call_id(self)
 
 
 # --- run lifecycle ---------------------------------------------------------------
@@ -597,7 +655,9 @@ def to_jsonable(value: object) -> JSONValue:
     - LangChain messages and other pydantic models become their ``model_dump()``
       dicts (messages keep their ``type``, so they can be read back);
     - dataclasses become dicts of their fields, tuples and sets become lists;
-    - exceptions become ``{"type": "ValueError", "message": "..."}``;
+    - exceptions become ``{"type": "ValueError", "message": "..."}`` (for lgstream's
+      stand-ins for errors raised elsewhere, ``RemoteRunError``, ``TaskError`` and
+      ``RecordedError``, the original type and message);
     - datetimes, dates and times become ISO 8601 strings, UUIDs strings, enums their
       values, bytes base64 strings; NaN and infinities become ``"NaN"``,
       ``"Infinity"`` and ``"-Infinity"`` (JSON has no such numbers);
@@ -618,6 +678,11 @@ def to_jsonable(value: object) -> JSONValue:
     if isinstance(value, BaseModel):  # LangChain messages included
         return to_jsonable(value.model_dump())
     if isinstance(value, BaseException):
+        # An error that stands in for one raised elsewhere (a server's, a recording's)
+        # keeps the original's type and message, so its JSON form round-trips.
+        kind, message = getattr(value, "error_type", None), getattr(value, "message", None)
+        if isinstance(kind, str) and isinstance(message, str):
+            return {"type": kind, "message": message}
         return {"type": type(value).__name__, "message": str(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}

@@ -52,6 +52,7 @@ from ._errors import (
     MalformedPartError,
     NotAGraphError,
     StopRun,
+    TaskError,
     UnknownStreamModeError,
     UsageError,
 )
@@ -231,6 +232,9 @@ class Normaliser:
             surface their interrupts and the final state, but emit nothing else.
         mode: the stream mode of bare v1 items (``graph.stream(stream_mode="x")``).
         revive: turn message-shaped dicts (remote streams) back into messages.
+        tool_nodes: tool call id -> the node running it, filled while the run goes
+            (LangGraph's ``tools`` parts do not name the node); tool events take
+            their ``node`` from it.
     """
 
     __slots__ = (
@@ -242,6 +246,7 @@ class Normaliser:
         "_mode",
         "_revive",
         "_seen_interrupts",
+        "_tool_nodes",
         "interrupts",
         "output",
     )
@@ -252,8 +257,10 @@ class Normaliser:
         emit: Iterable[str] = STREAM_MODES,
         mode: str | None = None,
         revive: bool = False,
+        tool_nodes: dict[str, str] | None = None,
     ) -> None:
         self._emit = frozenset(emit)
+        self._tool_nodes = tool_nodes if tool_nodes is not None else {}
         self._emit_messages = "messages" in self._emit
         self._last_meta: Any = None
         self._last_info: tuple[str | None, int | None, tuple[str, ...]] = (None, None, ())
@@ -460,7 +467,7 @@ class Normaliser:
             node=data.get("name"),
             task_id=data.get("id", ""),
             result=_revive_all(result) if self._revive else result,
-            error=data.get("error"),
+            error=_task_error(data.get("error")),
             interrupts=tuple(data.get("interrupts") or ()),
             step=step,
             timestamp=timestamp,
@@ -484,25 +491,70 @@ class Normaliser:
         if "tools" not in self._emit:
             return []
         event, call_id = data.get("event"), data.get("tool_call_id", "")
+        nodes = self._tool_nodes
         if event == "tool-started":
             return [
                 ToolStart(
                     ns=ns,
-                    tool_call_id=call_id,
-                    tool_name=data.get("tool_name", ""),
+                    node=nodes.get(call_id),
+                    call_id=call_id,
+                    name=data.get("tool_name", ""),
                     input=data.get("input"),
                 )
             ]
         if event == "tool-output-delta":
-            return [ToolOutputDelta(ns=ns, tool_call_id=call_id, delta=data.get("delta"))]
+            delta = data.get("delta")
+            return [ToolOutputDelta(ns=ns, node=nodes.get(call_id), call_id=call_id, delta=delta)]
         if event == "tool-finished":
             output = data.get("output")
             if self._revive and isinstance(output, Mapping):
                 output = _revive_all(output)
-            return [ToolResult(ns=ns, tool_call_id=call_id, output=output)]
+            return [
+                ToolResult(ns=ns, node=nodes.pop(call_id, None), call_id=call_id, output=output)
+            ]
         if event == "tool-error":
-            return [ToolError(ns=ns, tool_call_id=call_id, message=str(data.get("message")))]
+            message = str(data.get("message"))
+            return [
+                ToolError(ns=ns, node=nodes.pop(call_id, None), call_id=call_id, message=message)
+            ]
         raise MalformedPartError(data, f"unknown tools event {event!r}")
+
+
+def _task_error(error: Any) -> BaseException | None:
+    """A task's error as an exception: local graphs hand it over; servers and
+    recordings send its type and message."""
+    if error is None or isinstance(error, BaseException):
+        return error
+    return TaskError.from_wire(error)
+
+
+class _ToolNodes(BaseCallbackHandler):
+    """Notes which node runs each tool call, for the ``tools`` events, which LangGraph
+    emits without it. Called before LangGraph's own tools handler (config callbacks
+    come first), so the note is there before the part is."""
+
+    run_inline = True
+    ignore_llm = True  # only tool starts are wanted (LangChain gates them by ignore_agent)
+    ignore_chat_model = True
+    ignore_chain = True
+    ignore_retriever = True
+    ignore_custom_event = True
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, str] = {}
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: uuid.UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        node = metadata.get("langgraph_node") if metadata else None
+        if isinstance(node, str):
+            self.nodes[kwargs.get("tool_call_id") or str(run_id)] = node
 
 
 # --- stopping a sync run -------------------------------------------------------------
@@ -637,7 +689,14 @@ class _Run:
             stream_modes.append("values")
         # A local graph hands over real messages; anything else (a RemoteGraph) may
         # send them as dicts, also inside states and updates.
-        self.normaliser = Normaliser(emit=self.modes, revive=not isinstance(source, Pregel))
+        tool_nodes: dict[str, str] | None = None
+        if "tools" in self.modes:
+            tool_nodes_handler = _ToolNodes()
+            config = _with_handler(config, tool_nodes_handler)
+            tool_nodes = tool_nodes_handler.nodes
+        self.normaliser = Normaliser(
+            emit=self.modes, revive=not isinstance(source, Pregel), tool_nodes=tool_nodes
+        )
         kwargs: dict[str, Any] = {"stream_mode": stream_modes, "subgraphs": subgraphs}
         if _accepts_version(getattr(source, method)):
             kwargs["version"] = "v2"

@@ -571,9 +571,9 @@ class VercelEncoder:
         elif isinstance(ev, ToolResult):
             result = ev.output
             value = result.content if isinstance(result, ToolMessage) else result
-            self._tool_output(ev.tool_call_id, to_jsonable(value), None, _root(ev.ns, ev.node), out)
+            self._tool_output(ev.call_id, to_jsonable(value), None, _root(ev.ns, ev.node), out)
         elif isinstance(ev, ToolError):
-            self._tool_output(ev.tool_call_id, None, ev.message, _root(ev.ns, ev.node), out)
+            self._tool_output(ev.call_id, None, ev.message, _root(ev.ns, ev.node), out)
         elif isinstance(ev, RunStarted):
             if "messages" in ev.modes:
                 self._scan_updates = False

@@ -205,12 +205,12 @@ class _Renderer:
             detail = _short(f"→ {event.name}({event.raw_args}) invalid: {event.error}")
             self._line(detail, "error", out)
         elif isinstance(event, ToolStart):
-            self._tool_call(event, event.tool_call_id, event.tool_name, event.input, out)
+            self._tool_call(event, event.call_id, event.name, event.input, out)
         elif isinstance(event, ToolResult):
-            self._result(event, event.tool_call_id, event.output, out)
+            self._result(event, event.call_id, event.output, out)
         elif isinstance(event, ToolError):
-            self._results.add(event.tool_call_id)
-            name = self._call_names.get(event.tool_call_id, "tool")
+            self._results.add(event.call_id)
+            name = self._call_names.get(event.call_id, "tool")
             self._section(event, out)
             self._line(_short(f"✗ {name} failed: {event.message}"), "error", out)
         elif isinstance(event, Interrupt):

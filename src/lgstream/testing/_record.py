@@ -20,8 +20,8 @@ payloads (``Update.data``, ``Values.data``, ...) as messages again, and the
 
 - ``Token.metadata``, ``Message.metadata`` and ``Interrupt.raw`` are not recorded
   (shared or raw payloads); they come back as ``{}`` and ``None``;
-- ``RunFailed.error`` comes back as a ``RecordedError`` with the original type's
-  name and message: the exception itself cannot be rebuilt;
+- ``RunFailed.error`` and ``TaskResult.error`` come back as a ``RecordedError`` with
+  the original type's name and message: the exception itself cannot be rebuilt;
 - payload values that JSON cannot hold come back in their JSON form (datetimes as
   ISO strings, LangGraph ``Interrupt`` objects in ``Values.interrupts`` as dicts).
 """
@@ -73,6 +73,11 @@ class RecordedError(Exception):
         """The name of the original exception's class (``"ValueError"``)."""
         self.message = message
         """The original exception's message."""
+
+    @property
+    def error_type(self) -> str:
+        """The same as ``type_name`` (the name ``RemoteRunError`` and ``TaskError`` use)."""
+        return self.type_name
 
     def __repr__(self) -> str:
         return f"RecordedError({self.type_name!r}, {self.message!r})"
@@ -244,6 +249,8 @@ def _chunk(value: Any) -> Any:
 
 
 def _error(value: Any) -> RecordedError:
+    if not isinstance(value, Mapping):  # recorded as a plain message
+        return RecordedError("Error", str(value))
     return RecordedError(str(value["type"]), str(value["message"]))
 
 
@@ -261,9 +268,20 @@ _READERS: Final[dict[tuple[str, str], Callable[[Any], Any]]] = {
     ("message_done", "message"): _chunk,
     ("message", "message"): revive_message,
     ("run_failed", "error"): _error,
+    ("task_result", "error"): _error,
     ("run_finished", "interrupts"): _tuple_of_events,
     ("values", "interrupts"): _tuple_of_payloads,
     ("task_result", "interrupts"): _tuple_of_payloads,
+}
+
+
+# Fields renamed since cassettes were first written: old name -> new name.
+_TOOL_CALL_ID: Final = {"tool_call_id": "call_id"}
+_RENAMED: Final[dict[str, dict[str, str]]] = {
+    "tool_start": {"tool_call_id": "call_id", "tool_name": "name"},
+    "tool_output_delta": _TOOL_CALL_ID,
+    "tool_result": _TOOL_CALL_ID,
+    "tool_error": _TOOL_CALL_ID,
 }
 
 
@@ -277,6 +295,9 @@ def _event_from(data: Any) -> Event:
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
     assert isinstance(kind, str)  # for mypy: a class was found for it
+    renamed = _RENAMED.get(kind)
+    if renamed is not None:  # a cassette recorded before a field was renamed
+        data = {renamed.get(k, k): v for k, v in data.items()}
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
