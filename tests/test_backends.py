@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 
 import lgstream as lgs
 from lgstream import backends
-from lgstream.testing import FakeChatModel
+from lgstream.testing import FakeChatModel, NetworkBlockedError, block_network
 
 
 def closed_port() -> int:
@@ -143,6 +143,27 @@ def test_connection_refused_is_clear_and_quick() -> None:
 
     with pytest.raises(backends.BackendUnavailableError):
         backends.resolve("ollama:llama3.2", base_url=url, check=True)
+
+
+@pytest.mark.parametrize("how", ["stream", "check"])
+def test_the_network_guard_is_named_before_the_ollama_hint(how: str) -> None:
+    """A test whose model points off loopback learns that the guard blocked it, not
+    that `ollama serve` is missing."""
+    url = "http://192.0.2.1:11434"  # TEST-NET-1: never routed
+
+    def connect() -> None:
+        if how == "check":
+            backends.resolve("ollama:llama3.2", base_url=url, check=True)
+        else:
+            graph = lgs.graphs.qa(backends.resolve("ollama:llama3.2", base_url=url))
+            lgs.stream(graph, {"question": "q"}).collect()
+
+    with block_network(), pytest.raises(NetworkBlockedError) as info:
+        connect()
+    message = str(info.value)
+    assert message.startswith("lgstream blocked a network connection to ('192.0.2.1', 11434)")
+    assert f"The connection was to Ollama at {url}" in message
+    assert "ollama serve" not in message
 
 
 def test_demo_reports_an_unreachable_model_in_one_line() -> None:

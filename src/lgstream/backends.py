@@ -308,6 +308,11 @@ def _translate(error: BaseException, model: str, url: str) -> BaseException | No
     # The client raises httpx's error when streaming, a builtin ConnectionError
     # (with the cause dropped) for plain requests.
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
+        from .testing._network import NetworkBlockedError, blocked_connection
+
+        blocked = blocked_connection(error)
+        if blocked is not None:  # a test's network guard, not a missing server
+            return NetworkBlockedError(blocked.address, service=f"Ollama at {url}")
         return BackendUnavailableError(url)
     if isinstance(error, httpx.TimeoutException):
         return BackendTimeoutError(

@@ -25,15 +25,32 @@ class NetworkBlockedError(UsageError, ConnectionError):
     this too; its message says how to allow the connection.
     """
 
-    def __init__(self, address: object) -> None:
+    def __init__(self, address: object, *, service: str | None = None) -> None:
+        fake = ""
+        if service is not None:  # the backend's own message would hide the guard's
+            fake = f" The connection was to {service}: point the test at a fake server"
+            fake += " on loopback (lgstream.testing.FakeOllamaServer) instead."
         super().__init__(
             f"lgstream blocked a network connection to {address!r}: tests may only"
-            " connect to loopback (127.0.0.0/8, ::1, localhost). Mark a test that needs"
-            " the network with @pytest.mark.live, or run pytest with"
-            " --lgstream-allow-network."
+            " connect to loopback (127.0.0.0/8, ::1, localhost)."
+            f"{fake} Mark a test that needs the network with @pytest.mark.live, or run"
+            " pytest with --lgstream-allow-network."
         )
         self.address = address
         """The address the test tried to connect to."""
+
+
+def blocked_connection(error: BaseException) -> NetworkBlockedError | None:
+    """The guard's error behind a client's connection error (httpx and ollama wrap
+    it, sometimes ``from None``), or None if the guard did not block it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NetworkBlockedError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 _INET: Final = (socket.AF_INET, socket.AF_INET6)
