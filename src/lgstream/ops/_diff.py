@@ -36,6 +36,7 @@ PatchOp = dict[str, JSONValue]
 """One RFC 6902 operation, e.g. ``{"op": "add", "path": "/messages/-", "value": {...}}``."""
 
 _MISSING: Final = object()
+_CONTAINERS: Final = (dict, list, tuple)
 _OPS: Final = ("add", "remove", "replace", "move", "copy", "test")
 _ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]*")
 _BAD_ESCAPE: Final = re.compile(r"~(?![01])")
@@ -451,6 +452,44 @@ def apply_patch(state: JSONValue, ops: Iterable[Mapping[str, JSONValue]]) -> JSO
 # --- the operator --------------------------------------------------------------------
 
 
+def _shadow(value: Any) -> Any:
+    """A structural copy of ``value``: new dicts, lists and (container-holding)
+    tuples, the very same leaves and other objects (LangChain messages among them).
+
+    The operator remembers this, not the live state, so a container that a node
+    mutates in place and returns is compared with what it held before. It costs one
+    step per container and item, never a conversion.
+    """
+    if isinstance(value, dict):
+        return {k: _shadow(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shadow(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    if isinstance(value, tuple) and any(isinstance(v, _CONTAINERS) for v in value):
+        return tuple(_shadow(v) for v in value)
+    return value
+
+
+def _same(shadow: Any, live: Any) -> bool:
+    """Whether ``live`` still has the structure and the very leaves of ``shadow``."""
+    if shadow is live:
+        return True
+    if isinstance(live, dict):
+        if not isinstance(shadow, dict) or len(shadow) != len(live):
+            return False
+        for key, value in live.items():
+            old = shadow.get(key, _MISSING)
+            if old is not value and (old is _MISSING or not _same(old, value)):
+                return False
+        return True
+    if isinstance(live, (list, tuple)):
+        return (
+            type(shadow) is type(live)
+            and len(shadow) == len(live)
+            and all(map(_same, shadow, live))
+        )
+    return False
+
+
 def _private(value: JSONValue) -> JSONValue:
     """The cache's own copy of a top-level value: its lists are updated in place."""
     return list(value) if isinstance(value, list) else value
@@ -476,10 +515,10 @@ class _Seen:
             self.json = {}
             for k, value in data.items():
                 key = k if isinstance(k, str) else str(k)  # as to_jsonable() does
-                self.raw[key] = value
+                self.raw[key] = _shadow(value)
                 self.json[key] = to_jsonable(value)
         else:
-            self.raw = data
+            self.raw = _shadow(data)
             self.json = to_jsonable(data)
 
     def snapshot(self) -> JSONValue:
@@ -493,7 +532,7 @@ class _Seen:
         """Append to ``ops`` what changed since the last state; return the memory to
         keep (``self``, or a new one if the state changed shape)."""
         if not (self.keyed and isinstance(data, Mapping)):
-            if not self.keyed and data is self.raw:
+            if not self.keyed and _same(self.raw, data):
                 return self
             seen = _Seen(data)
             _diff_into(self.json, seen.snapshot(), "", ops)
@@ -502,17 +541,18 @@ class _Seen:
         new_raw: dict[str, object] = {}
         for k, value in data.items():
             key = k if isinstance(k, str) else str(k)
-            new_raw[key] = value
             old = raw.get(key, _MISSING)
-            if old is value:  # the same object: the same JSON form, nothing to do
+            # ``old`` is a structural copy (``_shadow``): the same object means the
+            # same leaf, and a container changed in place no longer matches its copy.
+            if old is value:
+                new_raw[key] = value
                 continue
+            new_raw[key] = _shadow(value)
             path = "/" + _escape(key)
-            if (
-                isinstance(value, (list, tuple))
-                and isinstance(old, (list, tuple))
-                and len(old) == len(cache[key])  # else the old list was changed in place
-            ):
+            if isinstance(value, (list, tuple)) and isinstance(old, (list, tuple)):
                 _update_list(old, value, cache[key], path, ops)
+                continue
+            if old is not _MISSING and _same(old, value):
                 continue
             new_json = to_jsonable(value)
             if old is _MISSING:
