@@ -189,14 +189,32 @@ def revive_message(value: Mapping[str, Any]) -> BaseMessage:
     return cls.model_validate(dict(value))
 
 
-def _revive_all(value: Any) -> Any:
-    """Revive message-shaped dicts anywhere in a (remote) state or update."""
+_Revived = dict[Any, tuple[Mapping[str, Any], BaseMessage]]
+"""Message id -> the raw dict a message was revived from, and the message."""
+
+
+def _revive_all(value: Any, seen: _Revived | None = None, fresh: _Revived | None = None) -> Any:
+    """Revive message-shaped dicts anywhere in a (remote) state or update.
+
+    With ``fresh``, each revived message is recorded there by id; a message whose
+    raw dict equals (a C-speed dict comparison) the one recorded in ``seen`` for
+    its id is that same message object, not revived again: a remote ``values``
+    state of 1,000 messages costs one revival per new message, and the same
+    objects step to step keep ``diff_state()`` on its identity fast path.
+    """
     if isinstance(value, Mapping):
         if _looks_like_message(value):
-            return revive_message(value)
-        return {k: _revive_all(v) for k, v in value.items()}
+            if fresh is None:
+                return revive_message(value)
+            key = value.get("id")
+            hit = seen.get(key) if seen is not None and key is not None else None
+            message = hit[1] if hit is not None and hit[0] == value else revive_message(value)
+            if key is not None:
+                fresh[key] = (value, message)
+            return message
+        return {k: _revive_all(v, seen, fresh) for k, v in value.items()}
     if isinstance(value, list):
-        return [_revive_all(v) for v in value]
+        return [_revive_all(v, seen, fresh) for v in value]
     return value
 
 
@@ -245,6 +263,7 @@ class Normaliser:
         "_last_meta",
         "_mode",
         "_revive",
+        "_revived",
         "_seen_interrupts",
         "_tool_nodes",
         "interrupts",
@@ -266,6 +285,7 @@ class Normaliser:
         self._last_info: tuple[str | None, int | None, tuple[str, ...]] = (None, None, ())
         self._mode = mode
         self._revive = revive
+        self._revived: dict[tuple[str, ...], _Revived] = {}  # per ns, for ``values``
         self._seen_interrupts: set[str | int] = set()
         self.interrupts: list[Interrupt] = []
         """Every interrupt seen so far, in order."""
@@ -415,7 +435,9 @@ class Normaliser:
             interrupts = data["__interrupt__"]
             data = {k: v for k, v in data.items() if k != "__interrupt__"}
         if self._revive:
-            data = _revive_all(data)
+            fresh: _Revived = {}
+            data = _revive_all(data, self._revived.get(ns), fresh)
+            self._revived[ns] = fresh
         if not ns:
             self.output = data
         out = self._interrupts(ns, interrupts)
