@@ -135,3 +135,29 @@ def test_patches_rebuild_every_state_under_any_edits(
             assert isinstance(event, lgs.StatePatch)
             client = jsonpatch.apply_patch(client, [dict(o) for o in event.ops])
         assert client == lgs.to_jsonable(state)
+
+
+# --- remote-shaped states: fresh JSON each step, messages as dicts --------------------
+
+
+def test_remote_shaped_states_give_the_patches_of_local_states() -> None:
+    import json
+
+    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+    pool: list[BaseMessage] = [
+        HumanMessage(f"q{i}", id=f"h{i}") if i % 2 == 0 else AIMessage(f"a{i}", id=f"a{i}")
+        for i in range(8)
+    ]
+    states: list[dict[str, Any]] = [{"messages": pool[:k], "step": k} for k in range(3, 9)]
+    states.insert(3, {"messages": [*pool[:5], AIMessage("edited", id="a5")], "step": 5})
+    op = diff_state()
+    local = [e for s in states for e in op.feed(lgs.Values(data=s))]
+    parts = [
+        {"type": "values", "ns": (), "data": json.loads(json.dumps(lgs.to_jsonable(s)))}
+        for s in states
+    ]
+    remote = list(lgs.from_parts(parts) | diff_state())
+    remote = [e for e in remote if isinstance(e, (lgs.StateSnapshot, lgs.StatePatch))]
+    assert remote == local
+    assert _rebuild(remote) == lgs.to_jsonable(states[-1])
