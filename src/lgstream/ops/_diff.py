@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from difflib import SequenceMatcher
-from itertools import islice
+from itertools import islice, repeat
 from operator import is_
 from typing import Any, Final
 
@@ -463,6 +463,8 @@ def _shadow(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _shadow(v) for k, v in value.items()}
     if isinstance(value, list):
+        if not any(map(isinstance, value, repeat(_CONTAINERS))):  # messages, say: C speed
+            return value.copy()
         return [_shadow(v) if isinstance(v, _CONTAINERS) else v for v in value]
     if isinstance(value, tuple) and any(isinstance(v, _CONTAINERS) for v in value):
         return tuple(_shadow(v) for v in value)
