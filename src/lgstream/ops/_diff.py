@@ -549,11 +549,15 @@ class _Seen:
             if old is value:
                 new_raw[key] = value
                 continue
-            new_raw[key] = _shadow(value)
             path = "/" + _escape(key)
             if isinstance(value, (list, tuple)) and isinstance(old, (list, tuple)):
-                _update_list(old, value, cache[key], path, ops)
+                start, end = _update_list(old, value, cache[key], path, ops)
+                # The items found to be the same objects are leaves (a container's
+                # copy is never the live object): only the middle needs copying.
+                middle = _shadow(list(value[start : len(value) - end]))
+                new_raw[key] = [*old[:start], *middle, *old[len(old) - end :]]
                 continue
+            new_raw[key] = _shadow(value)
             if old is not _MISSING and _same(old, value):
                 continue
             new_json = to_jsonable(value)
@@ -576,9 +580,10 @@ def _update_list(
     cache: list[JSONValue],
     path: str,
     ops: list[PatchOp],
-) -> None:
+) -> tuple[int, int]:
     """Diff a top-level list by the identity of its items, and update ``cache`` (the
-    JSON form of ``old``) to the JSON form of ``new`` in place.
+    JSON form of ``old``) to the JSON form of ``new`` in place. Returns how many
+    items at the start and at the end are the same objects in both.
 
     Items that are the very objects of the old list keep their JSON form:
     LangGraph's reducers (``add_messages``, ``operator.add``) build a new list
@@ -622,6 +627,7 @@ def _update_list(
     cache[start : n - end] = middle
     # The cache's list is updated in place later: a replace gets a copy.
     _add_list_ops(sub, list(cache) if len(sub) > m else cache, path, ops)
+    return start, end
 
 
 class DiffState:
