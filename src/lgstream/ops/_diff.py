@@ -679,8 +679,10 @@ def diff_state(*, keep_values: bool = False) -> DiffState:
     and ``apply_patch(state, patch.ops)`` for each patch, or any JSON Patch library.
 
     The cost follows what changed, not the size of the state. The operator
-    remembers the previous state's top-level values and their JSON forms: a value
-    that is the same object as before is not looked at again; a list whose items
+    remembers a structural copy of the previous state (new dicts, lists and
+    tuples; the same leaves and messages) and its JSON form, so a container
+    mutated in place and returned is still diffed, at any depth. A leaf that is
+    the same object as before is not looked at again; a list whose items
     are the same objects as before (as LangGraph's reducers build them) costs an
     identity scan of its items (about 15 ns each, the one part that grows with the
     state) and the conversion of its new items only (appended items become
@@ -688,9 +690,9 @@ def diff_state(*, keep_values: bool = False) -> DiffState:
     ``json_diff()``. The last state of each namespace is kept until the stream
     ends.
 
-    That relies on what LangGraph asks of nodes anyway: state is updated by
-    returning new values, never by mutating objects in place. A message edited in
-    place is not seen. The JSON data in the emitted events is shared with the
+    Messages, and any object that is not a dict, list or tuple, are shared, not
+    copied: LangGraph's ``add_messages`` treats messages as immutable, and so does
+    this operator. A message edited in place is not seen. The JSON data in the emitted events is shared with the
     operator's memory: read it, don't mutate it (``apply_patch`` never does).
 
     Args:
