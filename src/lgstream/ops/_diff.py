@@ -11,8 +11,8 @@ Three pieces, from the bottom up:
   ``add``/``remove``/``replace``), simple and correct rather than minimal;
 - ``apply_patch(state, ops)``: applies all six RFC 6902 operations without
   mutating its input;
-- ``DiffState``: the operator. It keeps, per namespace, the previous *raw*
-  state values next to their JSON forms, and converts and diffs only the
+- ``DiffState``: the operator. It keeps, per namespace, a structural copy of
+  the previous raw state (``_shadow``) next to its JSON form, and converts and diffs only the
   values that are new objects. A list that LangGraph's reducers rebuilt
   around the same message objects costs one identity scan of its items plus
   the conversion of its new tail, not a walk of the whole state.
@@ -692,8 +692,9 @@ def diff_state(*, keep_values: bool = False) -> DiffState:
 
     Messages, and any object that is not a dict, list or tuple, are shared, not
     copied: LangGraph's ``add_messages`` treats messages as immutable, and so does
-    this operator. A message edited in place is not seen. The JSON data in the emitted events is shared with the
-    operator's memory: read it, don't mutate it (``apply_patch`` never does).
+    this operator. A message edited in place is not seen. The JSON data in the
+    emitted events is shared with the operator's memory: read it, don't mutate it
+    (``apply_patch`` never does).
 
     Args:
         keep_values: also let the ``Values`` events through, each right before its
