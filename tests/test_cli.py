@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -493,3 +494,31 @@ def test_python_dash_m_lgstream() -> None:
     )
     assert done.returncode == 2
     assert one_line_error(done.stderr).startswith("lgstream demo: error: unknown stream mode")
+
+
+@pytest.mark.parametrize("fmt", ["console", "jsonl", "ndjson", "sse"])
+def test_a_lone_surrogate_in_the_input_is_escaped_not_a_traceback(
+    graph_file: tuple[Path, str], fmt: str
+) -> None:
+    """JSON input may escape a lone surrogate (``"\\ud800"``), which UTF-8 cannot hold."""
+    path, _ = graph_file
+    done = subprocess.run(
+        [
+            _console_script(),
+            "run",
+            f"{path}:graph",
+            "--input",
+            '{"question": "a\\ud800b"}',
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    assert b"Traceback" not in done.stderr
+    out = done.stdout.decode("utf-8")  # valid UTF-8 throughout
+    if fmt != "console":  # the console does not show the input; the others echo it
+        assert "\\ud800" in out

@@ -517,6 +517,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, argparse errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     command = {"demo": _demo, "run": _run, "serve": _serve}[args.command]
+    for stream in (sys.stdout, sys.stderr):
+        # Text the terminal's encoding cannot hold (a lone surrogate from JSON
+        # input) is written escaped instead of ending the run with a traceback.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         return command(args)
     except (CliError, lgs.LgstreamError) as error:

@@ -30,13 +30,20 @@ _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 # json.dumps(ensure_ascii=False) escapes every control character but leaves
 # these raw; str.splitlines() and some line readers break lines on them.
-_UNSAFE_IN_LINES: Final = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+# Lone surrogates ("\ud800", from a client's JSON escapes) cannot be encoded as UTF-8:
+# they are escaped too, so a response never breaks off on them.
+_UNSAFE_IN_LINES: Final = {
+    0x85: "\\u0085",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+    **{code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)},
+}
 
 
 def dumps(value: JSONValue) -> str:
     """Compact JSON on one line: UTF-8 text as it is, except the characters that
-    some line readers take for line breaks (``U+0085``, ``U+2028``, ``U+2029``),
-    which are escaped. The output never contains ``\\n`` or ``\\r``.
+    some line readers take for line breaks (``U+0085``, ``U+2028``, ``U+2029``)
+    and lone surrogates (not encodable as UTF-8), which are escaped. The output never contains ``\\n`` or ``\\r``.
 
     Args:
         value: plain JSON data, as ``to_jsonable()`` returns it.
