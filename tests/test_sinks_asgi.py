@@ -392,7 +392,9 @@ def test_the_app_streams_get_and_post_in_both_formats() -> None:
             json={"input": QUESTION},
             headers={"Accept": "application/x-ndjson"},
         )
-        bad = client.post(f"{url}/stream", content=b"{not json")
+        bad = client.post(
+            f"{url}/stream", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         no_input = client.post(f"{url}/stream", json={})
         bad_config = client.post(
             f"{url}/stream", json={"input": QUESTION, "config": {"callbacks": []}}

@@ -43,7 +43,8 @@ _UNSAFE_IN_LINES: Final = {
 def dumps(value: JSONValue) -> str:
     """Compact JSON on one line: UTF-8 text as it is, except the characters that
     some line readers take for line breaks (``U+0085``, ``U+2028``, ``U+2029``)
-    and lone surrogates (not encodable as UTF-8), which are escaped. The output never contains ``\\n`` or ``\\r``.
+    and lone surrogates (not encodable as UTF-8), which are escaped. The output
+    never contains ``\\n`` or ``\\r``.
 
     Args:
         value: plain JSON data, as ``to_jsonable()`` returns it.

@@ -35,6 +35,7 @@ import asyncio
 import enum
 import html
 import json
+import logging
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -57,6 +58,7 @@ from .._pipeline import AsyncEventStream, Operator, TimedOperator
 from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
 from ..protocols import PROTOCOL_MODES
 from ._encoders import SSEEncoder, dumps
+from ._requests import MAX_BODY, BadRequestError, client_config, parse_json, read_json_body
 
 __all__ = [
     "NDJSON_MEDIA_TYPE",
@@ -92,6 +94,7 @@ _QUEUE_SIZE: Final = 64
 _MAX_MESSAGE: Final = 200
 # Strong references to running tasks: the event loop keeps only weak ones.
 _TASKS: set[asyncio.Task[None]] = set()
+_logger = logging.getLogger("lgstream.serve")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,29 @@ def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, 
 
 def _failure(run_id: str | None, error: BaseException) -> dict[str, JSONValue]:
     return _error_value(run_id, type(error).__name__, short_message(error, _MAX_MESSAGE))
+
+
+def _log_failure(run_id: str | None, error: BaseException) -> None:
+    """The whole story for the server's log; the client gets only the short message."""
+    _logger.error("run %s failed", run_id, exc_info=(type(error), error, error.__traceback__))
+
+
+class _LogFailures:
+    """An operator that logs a failed run as it passes (protocol responses, whose
+    encoders turn the failure into their own error event)."""
+
+    __slots__ = ("_run_id",)
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+
+    def feed(self, item: Any, /) -> Sequence[Any]:
+        if isinstance(item, RunFailed):
+            _log_failure(self._run_id, item.error)
+        return (item,)
+
+    def flush(self) -> Sequence[Any]:
+        return ()
 
 
 def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
@@ -138,11 +164,13 @@ async def _drive(events: AsyncEventStream[Any], run_id: str, emit: _Emit) -> Non
             async for item in events:
                 if isinstance(item, RunFailed):
                     error = item.error
+                    _log_failure(run_id, error)
                     await emit("error", _failure(run_id, error))
                 else:
                     # Operators such as text() let out plain values, not events.
                     await emit(getattr(item, "kind", "message"), to_jsonable(item))
     except Exception as error:  # an operator failed: still one clean error event
+        _log_failure(run_id, error)
         await emit("error", _failure(run_id, error))
 
 
@@ -352,7 +380,8 @@ class ReplayBuffer:
 
 def _parse_event_id(last_event_id: str) -> tuple[str, int] | None:
     run_id, sep, seq = last_event_id.strip().rpartition(":")
-    if not sep or not run_id or not seq.isdigit():
+    # isdigit() alone takes "²" and other digits int() refuses; 18 digits fit any seq.
+    if not sep or not run_id or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         return None
     return run_id, int(seq)
 
@@ -487,7 +516,7 @@ def _protocol_response(
     run_config, run_id = _run_config(config, run_id)
     events = astream(
         graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
-    ).pipe(*ops)
+    ).pipe(_LogFailures(run_id), *ops)
     body: AsyncGenerator[bytes, None]
     if protocol == "agui":
         # Imported here: AG-UI needs the `agui` extra, and only its users have it.
@@ -662,45 +691,22 @@ def _resume(
     if seq > log.last_seq:
         message = f"run {run_id} has no event {seq} yet"
         return _response(_resume_error(run_id, message, wire), fmt, keepalive)
+    if log.done and seq == log.last_seq:
+        # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
+        return Response(status_code=204)
     body_keepalive = keepalive if fmt == "ndjson" else None
     return _response(_buffered_body(log, seq, wire, grace, body_keepalive), fmt, keepalive)
 
 
 # --- the app ----------------------------------------------------------------------------
 
-# Client-settable config keys; callbacks and the like stay on the server.
-_CLIENT_CONFIG: Final = frozenset({"configurable", "tags", "metadata", "recursion_limit"})
-
 
 def _page() -> str:
     return files("lgstream.sinks").joinpath("_page.html").read_text(encoding="utf-8")
 
 
-class _BadRequestError(Exception):
-    pass
-
-
-def _json_field(name: str, text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _BadRequestError(f"{name} is not valid JSON: {error}") from None
-
-
-def _client_config(value: Any) -> RunnableConfig | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise _BadRequestError("config must be a JSON object")
-    unknown = sorted(set(value) - _CLIENT_CONFIG)
-    if unknown:
-        raise _BadRequestError(
-            f"config keys {', '.join(unknown)} are not accepted"
-            f" (only {', '.join(sorted(_CLIENT_CONFIG))})"
-        )
-    return dict(value)  # type: ignore[return-value]
+def _refused(error: BadRequestError) -> Response:
+    return JSONResponse({"error": str(error)}, status_code=error.status)
 
 
 def _is_uuid(text: str) -> bool:
@@ -725,6 +731,7 @@ def create_app(
     example_input: Any = None,
     title: str = "lgstream",
     protocol: ProtocolFormat | None = None,
+    max_body: int = MAX_BODY,
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -739,7 +746,12 @@ def create_app(
     ``Accept: application/x-ndjson``, and resume a run when the request carries
     ``Last-Event-ID``. ``config`` from a client may only hold ``configurable``,
     ``tags``, ``metadata`` and ``recursion_limit``. A malformed request gets a
-    400 with ``{"error": "..."}``.
+    4xx with ``{"error": "..."}`` that says what was wrong: 400 for a body that
+    is not UTF-8 JSON, nests deeper than 100 levels, or has a bad ``config``
+    (unknown or LangGraph-internal keys, ``tags`` not a list of strings,
+    ``recursion_limit`` not a positive integer), 413 for a body over
+    ``max_body``, 415 for a POST that is not ``application/json`` (a cross-site
+    form or ``text/plain`` POST needs no CORS preflight; it must not start a run).
 
     ``POST {path}?format=agui`` (or ``vercel``), or every ``POST {path}`` without
     a ``format`` when ``protocol`` is set, speaks a UI protocol instead: the body
@@ -769,11 +781,15 @@ def create_app(
         title: the page's title.
         protocol: ``"agui"`` or ``"vercel"``: ``POST {path}`` speaks that
             protocol unless the request asks for another ``format``.
+        max_body: the largest request body accepted, in bytes (1 MB by default);
+            a larger one is a 413 before it is read whole.
 
     Raises:
         UsageError: an unknown stream mode or protocol.
     """
     _check_modes(modes)
+    if type(max_body) is not int or max_body < 1:
+        raise UsageError(f"max_body is a number of bytes >= 1, got {max_body!r}")
     if protocol is not None and protocol not in _PROTOCOLS:
         raise UsageError(f"protocol is 'agui' or 'vercel', got {protocol!r}")
     # The client's conversation id is a thread only where there is a checkpointer
@@ -788,7 +804,7 @@ def create_app(
         asked = request.query_params.get("format")
         if asked is not None:
             if asked not in _FORMATS:
-                raise _BadRequestError(f"format is one of {', '.join(_FORMATS)}, got {asked!r}")
+                raise BadRequestError(f"format is one of {', '.join(_FORMATS)}, got {asked!r}")
             return asked  # type: ignore[return-value]
         if default is not None:
             return default
@@ -803,7 +819,7 @@ def create_app(
                 run = agui.parse_run_input(body)
                 graph_input = agui.graph_input(run, history=not threads)
             except agui.ProtocolInputError as error:
-                raise _BadRequestError(str(error)) from None
+                raise BadRequestError(str(error)) from None
             thread, protocol_run_id = run.thread_id, run.run_id
             # A client that names its protocol version (1.0 on) reads interrupts from
             # RUN_FINISHED's outcome and answers them with `resume`; older ones
@@ -815,14 +831,14 @@ def create_app(
             try:
                 graph_input = vercel.graph_input(body, history=not threads)
             except vercel.ProtocolInputError as error:
-                raise _BadRequestError(str(error)) from None
+                raise BadRequestError(str(error)) from None
             chat_id = body.get("id")
             thread, protocol_run_id = (chat_id if isinstance(chat_id, str) else None), None
             outcome = False
         config: RunnableConfig | None = None
         if threads:
             if not thread:
-                raise _BadRequestError(
+                raise BadRequestError(
                     "the graph keeps threads: the request needs its conversation id"
                     " (AG-UI threadId, useChat id)"
                 )
@@ -848,15 +864,15 @@ def create_app(
     def respond(request: Request, fields: Mapping[str, Any]) -> Response:
         fmt = requested_format(request, None)
         if fmt == "agui" or fmt == "vercel":
-            raise _BadRequestError(f"format={fmt} takes a POST with the protocol's request body")
+            raise BadRequestError(f"format={fmt} takes a POST with the protocol's request body")
         last_event_id = request.headers.get("last-event-id")
         if not last_event_id and "input" not in fields:
-            raise _BadRequestError("the request needs an input")
+            raise BadRequestError("the request needs an input")
         return sse_response(
             graph,
             fields.get("input"),
             modes=modes,
-            config=_client_config(fields.get("config")),
+            config=client_config(fields.get("config")),
             subgraphs=subgraphs,
             ops=ops() if ops is not None else (),
             format=fmt,
@@ -870,25 +886,23 @@ def create_app(
         try:
             params = request.query_params
             fields = {
-                key: _json_field(key, params.get(key))
-                for key in ("input", "config")
-                if key in params
+                key: parse_json(key, params[key]) for key in ("input", "config") if key in params
             }
             return respond(request, fields)
-        except _BadRequestError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
+        except BadRequestError as error:
+            return _refused(error)
 
     async def stream_post(request: Request) -> Response:
         try:
-            body = _json_field("the body", (await request.body()).decode() or "{}")
+            body = await read_json_body(request, max_body)
             fmt = requested_format(request, protocol)
             if fmt == "agui" or fmt == "vercel":
                 return respond_protocol(fmt, body)
             if not isinstance(body, dict):
-                raise _BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
+                raise BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
             return respond(request, body)
-        except _BadRequestError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
+        except BadRequestError as error:
+            return _refused(error)
 
     page_html = (
         _page()
