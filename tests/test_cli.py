@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -522,3 +523,54 @@ def test_a_lone_surrogate_in_the_input_is_escaped_not_a_traceback(
     out = done.stdout.decode("utf-8")  # valid UTF-8 throughout
     if fmt != "console":  # the console does not show the input; the others echo it
         assert "\\ud800" in out
+
+
+SLOW_GRAPH = """
+import lgstream as lgs
+from lgstream.testing import FakeChatModel
+
+graph = lgs.graphs.qa(FakeChatModel(script=["tick " * 400], delay=0.05))
+"""
+
+
+def test_serve_ends_open_streams_on_sigterm_after_the_shutdown_timeout(tmp_path: Path) -> None:
+    """uvicorn alone waits for every open stream: a 20 s run held SIGTERM for 20 s."""
+    path = tmp_path / "slow_graph.py"
+    path.write_text(SLOW_GRAPH, encoding="utf-8")
+    with subprocess.Popen(
+        [_console_script(), "serve", f"{path}:graph", "--port", "0", "--shutdown-timeout", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        assert process.stderr is not None
+        url = ""
+        for line in process.stderr:
+            if "running on" in line:
+                url = line.split("running on ", 1)[1].split()[0]
+                break
+        assert url.startswith("http://127.0.0.1:"), url
+        tokens = 0
+        with (
+            httpx.Client(timeout=30) as client,
+            client.stream(
+                "POST", f"{url}/stream?format=ndjson", json={"input": {"question": "q"}}
+            ) as response,
+        ):
+            lines = response.iter_lines()
+            for line in lines:
+                if '"kind":"token"' in line:
+                    tokens += 1
+                if tokens == 5:
+                    process.terminate()  # SIGTERM mid-run
+                    started = time.monotonic()
+                    break
+            with contextlib.suppress(httpx.HTTPError):
+                for _ in lines:  # until the server ends the stream
+                    pass
+        process.wait(15)
+        took = time.monotonic() - started
+    assert tokens == 5
+    # The run had ~20 s left; the server ended it after its 1 s timeout.
+    assert took < 10, f"SIGTERM took {took:.1f} s"

@@ -209,3 +209,80 @@ def test_resuming_at_a_finished_runs_last_event_is_a_204() -> None:
     assert done.content == b""
     assert rest.status_code == 200
     assert "event: run_finished" in rest.text
+
+
+# --- who may call: Host, Origin, CORS --------------------------------------------------
+
+
+def test_a_foreign_host_on_loopback_is_refused_dns_rebinding() -> None:
+    app, model = app_and_model()
+    body = {"input": QUESTION}
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        port = url.rpartition(":")[2]
+        rebound = client.post(
+            f"{url}/stream", json=body, headers={"Host": f"attacker.example:{port}"}
+        )
+        page = client.get(f"{url}/", headers={"Host": "attacker.example"})
+        named = [
+            client.post(f"{url}/stream?format=ndjson", json=body, headers={"Host": host})
+            for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]")
+        ]
+    assert rebound.status_code == page.status_code == 403
+    assert "not a loopback name" in rebound.json()["error"]
+    assert [r.status_code for r in named] == [200, 200, 200]
+    assert len(model.calls) == 3
+
+
+def test_trusted_hosts_names_the_hosts_behind_a_proxy() -> None:
+    app, _ = app_and_model(trusted_hosts=["chat.example"])
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        proxied = client.get(f"{url}/", headers={"Host": "chat.example"})
+        other = client.get(f"{url}/", headers={"Host": "localhost"})
+    assert proxied.status_code == 200
+    assert other.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://attacker.example", "Content-Type": "text/plain"},
+        {"Origin": "https://attacker.example", "Content-Type": "application/json"},
+        {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+    ],
+)
+def test_a_cross_site_request_starts_no_run(headers: dict[str, str]) -> None:
+    app, model = app_and_model()
+    body = json.dumps({"input": QUESTION}).encode()
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        response = client.post(f"{url}/stream", content=body, headers=headers)
+        get = client.get(f"{url}/stream", params={"input": json.dumps(QUESTION)}, headers=headers)
+    assert response.status_code == get.status_code == 403
+    assert "refused" in response.json()["error"]
+    assert model.calls == []
+
+
+def test_the_apps_own_page_and_allowed_origins_may_call() -> None:
+    app, model = app_and_model(cors_origins=["https://chat.example"])
+    body = {"input": QUESTION}
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        own = client.post(f"{url}/stream?format=ndjson", json=body, headers={"Origin": url})
+        preflight = client.options(
+            f"{url}/stream",
+            headers={
+                "Origin": "https://chat.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        allowed = client.post(
+            f"{url}/stream?format=ndjson", json=body, headers={"Origin": "https://chat.example"}
+        )
+        other = client.post(f"{url}/stream", json=body, headers={"Origin": "https://x.example"})
+    assert own.status_code == 200
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://chat.example"
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://chat.example"
+    assert other.status_code == 403
+    assert len(model.calls) == 2

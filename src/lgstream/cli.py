@@ -52,6 +52,8 @@ _SERVE_MODES = (*lgs.DEFAULT_MODES, "values")
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
+SHUTDOWN_TIMEOUT = 3.0
+"""Seconds ``lgstream serve`` lets open streams go on after SIGTERM or Ctrl-C."""
 EXIT_INTERRUPTED = 130
 
 
@@ -240,6 +242,23 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-remote",
         action="store_true",
         help="allow a --host that is not loopback (anyone who reaches it can run the graph)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin whose pages may call the server (repeatable; '*' for any)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help=(
+            "on SIGTERM or Ctrl-C, how long open streams may go on before they are"
+            f" ended and their runs cancelled (default {SHUTDOWN_TIMEOUT:g})"
+        ),
     )
     return parser
 
@@ -491,8 +510,19 @@ def _serve(args: argparse.Namespace) -> int:
         example_input=example,
         title=args.target,
         protocol=args.format,
+        cors_origins=args.cors_origin,
     )
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port))
+    if args.shutdown_timeout < 0:
+        raise CliError(f"--shutdown-timeout is seconds >= 0, got {args.shutdown_timeout:g}")
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        # uvicorn waits for every open stream by default: a long run held a SIGTERM
+        # for its whole length.
+        timeout_graceful_shutdown=args.shutdown_timeout,
+    )
+    server = uvicorn.Server(config)
     try:
         server.run()
     except SystemExit:  # uvicorn exits when it cannot bind; it has logged why

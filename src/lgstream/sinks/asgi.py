@@ -48,6 +48,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -58,6 +60,7 @@ from .._pipeline import AsyncEventStream, Operator, TimedOperator
 from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
 from ..protocols import PROTOCOL_MODES
 from ._encoders import SSEEncoder, dumps
+from ._guard import HostGuard, TrustedHosts
 from ._requests import MAX_BODY, BadRequestError, client_config, parse_json, read_json_body
 
 __all__ = [
@@ -732,6 +735,8 @@ def create_app(
     title: str = "lgstream",
     protocol: ProtocolFormat | None = None,
     max_body: int = MAX_BODY,
+    trusted_hosts: TrustedHosts = "auto",
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -783,6 +788,16 @@ def create_app(
             protocol unless the request asks for another ``format``.
         max_body: the largest request body accepted, in bytes (1 MB by default);
             a larger one is a 413 before it is read whole.
+        trusted_hosts: the ``Host`` names answered. ``"auto"`` (the default):
+            when the server listens on loopback, only loopback names
+            (``localhost``, ``127.0.0.1``, ``[::1]``), which stops DNS rebinding
+            (a web page whose name resolves to 127.0.0.1 sends its own name);
+            elsewhere any. Behind a reverse proxy on the same machine, list the
+            names it forwards; ``None`` checks nothing.
+        cors_origins: the web origins (``"https://app.example"``, or ``"*"``)
+            whose pages may call the app from the browser. Any other page's
+            request (an ``Origin`` that is not the app's own, or
+            ``Sec-Fetch-Site: cross-site``) is a 403, and no run starts.
 
     Raises:
         UsageError: an unknown stream mode or protocol.
@@ -920,4 +935,16 @@ def create_app(
     ]
     if page:
         routes.append(Route("/", index, methods=["GET"]))
-    return Starlette(routes=routes)
+    middleware = [
+        Middleware(HostGuard, trusted_hosts=trusted_hosts, cors_origins=tuple(cors_origins))
+    ]
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type", "last-event-id", "accept"],
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware)
