@@ -5,7 +5,8 @@
 then open http://127.0.0.1:8000/ (or the port you gave), or stream a run from a
 terminal::
 
-    curl -N http://127.0.0.1:8000/stream -H 'Content-Type: application/json' -d '{"input": {"question": "What is Task Decomposition?"}}'
+    curl -N http://127.0.0.1:8000/stream -H 'Content-Type: application/json' \\
+        -d '{"input": {"question": "What is Task Decomposition?"}}'
 
 The model is the embedded fake that streams a canned answer word by word (no
 server needed); set ``LGSTREAM_MODEL=ollama:llama3.2`` to ask a real Ollama.
