@@ -157,7 +157,7 @@ def test_a_last_event_id_with_odd_digits_is_a_resume_error_not_a_500(last_event_
         response = client.post(
             f"{url}/stream",
             json={},
-            headers={"Last-Event-ID": last_event_id.encode("latin-1")},  # as HTTP reads it
+            headers={b"Last-Event-ID": last_event_id.encode("latin-1")},  # as HTTP reads it
         )
     assert response.status_code == 200
     assert "event: error" in response.text
