@@ -339,31 +339,45 @@ def test_a_run_nobody_listens_to_is_cancelled_after_the_grace_period() -> None:
 
 
 @pytest.mark.parametrize(
-    ("last_event_id", "says"),
+    ("last_event_id", "status", "says"),
     [
-        ("nonsense", "is not <run_id>:<seq>"),
-        (f"{uuid.uuid4()}:3", "is not in the replay buffer"),
+        ("nonsense", 400, "is not <run_id>:<seq>"),
+        (f"{uuid.uuid4()}:3", 404, "is not in the replay buffer"),
     ],
 )
-def test_resuming_what_cannot_be_resumed_is_an_error_event(last_event_id: str, says: str) -> None:
+def test_resuming_what_cannot_be_resumed_is_a_4xx_so_eventsource_stops(
+    last_event_id: str, status: int, says: str
+) -> None:
     app = create_app(async_seed_graph(FakeChatModel(script=["hi"])))
-    with serving(app) as url:
-        events = events_of(f"{url}/stream", {}, headers={"Last-Event-ID": last_event_id})
-    assert [ev.event for ev in events] == ["error"]
-    assert says in json.loads(events[0].data)["message"]
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        for fmt in ("sse", "ndjson"):
+            response = client.get(
+                f"{url}/stream?format={fmt}", headers={"Last-Event-ID": last_event_id}
+            )
+            assert response.status_code == status
+            assert response.json()["type"] == "ResumeError"
+            assert says in response.json()["error"]
 
 
-def test_resuming_older_than_the_buffer_window() -> None:
+def test_resuming_older_than_the_buffer_window_is_a_410() -> None:
     model = FakeChatModel(script=[LONG_ANSWER[:200]], delay=0.005)
     app = create_app(async_seed_graph(model), replay=ReplayBuffer(max_events=5))
-    with serving(app) as url:
+    with serving(app) as url, httpx.Client(timeout=10) as client:
         events = events_of(f"{url}/stream", {"input": QUESTION})
         # The first reader kept up; a resume from event 1 cannot.
         run_id = events[0].id.rpartition(":")[0]
-        again = events_of(f"{url}/stream", {}, headers={"Last-Event-ID": f"{run_id}:1"})
+        again = client.get(f"{url}/stream", headers={"Last-Event-ID": f"{run_id}:1"})
+        ahead = client.get(f"{url}/stream", headers={"Last-Event-ID": f"{run_id}:99999"})
+        window = client.get(
+            f"{url}/stream", headers={"Last-Event-ID": f"{run_id}:{len(events) - 5}"}
+        )
     assert events[-1].event == "run_finished"
-    assert [ev.event for ev in again] == ["error"]
-    assert "no longer buffered" in json.loads(again[0].data)["message"]
+    assert again.status_code == 410
+    assert "no longer buffered" in again.json()["error"]
+    assert ahead.status_code == 400
+    assert "has no event 99999 yet" in ahead.json()["error"]
+    assert window.status_code == 200  # the last five are still there
+    assert window.text.count("event: ") == 5
 
 
 # --- NDJSON, the app's routes ----------------------------------------------------------------

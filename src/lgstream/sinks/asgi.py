@@ -36,6 +36,7 @@ import enum
 import html
 import json
 import logging
+import sys
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -95,6 +96,8 @@ NDJSON_MEDIA_TYPE: Final = "application/x-ndjson"
 # then the run waits for it, as a plain generator would.
 _QUEUE_SIZE: Final = 64
 _MAX_MESSAGE: Final = 200
+# What an _Item costs beyond its text: the object, its seq and name references.
+_ITEM_OVERHEAD: Final = 120
 # Strong references to running tasks: the event loop keeps only weak ones.
 _TASKS: set[asyncio.Task[None]] = set()
 _logger = logging.getLogger("lgstream.serve")
@@ -106,8 +109,13 @@ class _Item:
 
     seq: int
     name: str
-    value: JSONValue
     data: str  # dumps(value), computed once for every client of a replayed run
+    is_object: bool  # the value was a JSON object: NDJSON adds "id" to it
+
+    @property
+    def size(self) -> int:
+        """The memory it holds, near enough: its JSON text and the item itself."""
+        return sys.getsizeof(self.data) + _ITEM_OVERHEAD
 
 
 def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, JSONValue]:
@@ -185,21 +193,25 @@ class _Wire:
         self._sse = SSEEncoder(retry=retry) if fmt == "sse" else None
 
     def encode(self, item: _Item) -> bytes:
+        # seq 0 is a message about the stream, not one of the run's events: it has no
+        # id, so a reconnecting EventSource still names the last real event it got.
         if self._sse is not None:
-            return self._sse.encode_message(
-                item.data, event=item.name, id=f"{self._run_id}:{item.seq}"
-            )
-        value = item.value
-        line: JSONValue = (
-            {"id": item.seq, **value}
-            if isinstance(value, dict)
-            else {"id": item.seq, "kind": item.name, "data": value}
-        )
-        return (dumps(line) + "\n").encode()
+            event_id = f"{self._run_id}:{item.seq}" if item.seq else None
+            return self._sse.encode_message(item.data, event=item.name, id=event_id)
+        # Spliced from the JSON text already made (for every reader of a replayed run):
+        # {"id":N, then the object's members, or {"id":N,"kind":...,"data":...}.
+        head = f'{{"id":{item.seq},' if item.seq else "{"
+        if not item.is_object:
+            line = f'{head}"kind":{dumps(item.name)},"data":{item.data}}}'
+        elif item.data == "{}":
+            line = head.rstrip(",") + "}"
+        else:
+            line = head + item.data[1:]
+        return (line + "\n").encode()
 
 
 def _item(seq: int, name: str, value: JSONValue) -> _Item:
-    return _Item(seq, name, value, dumps(value))
+    return _Item(seq, name, dumps(value), isinstance(value, dict))
 
 
 async def _queued_body(
@@ -272,9 +284,11 @@ async def _get(queue: asyncio.Queue[_T], keepalive: float | None) -> _T | _Tick:
 class _RunLog:
     """The buffered events of one run, the task that produces them, and who listens."""
 
-    def __init__(self, run_id: str, max_events: int) -> None:
+    def __init__(self, run_id: str, buffer: ReplayBuffer) -> None:
         self.run_id = run_id
-        self.items: deque[_Item] = deque(maxlen=max_events)
+        self.buffer = buffer
+        self.items: deque[_Item] = deque()
+        self.size = 0  # the sum of the items' sizes
         self.last_seq = 0
         self.done = False
         self.task: asyncio.Task[None] | None = None
@@ -289,8 +303,18 @@ class _RunLog:
 
     def append(self, name: str, value: JSONValue) -> None:
         self.last_seq += 1
-        self.items.append(_item(self.last_seq, name, value))
+        item = _item(self.last_seq, name, value)
+        if len(self.items) >= self.buffer.max_events:
+            self.drop_oldest()
+        self.items.append(item)
+        self.size += item.size
+        self.buffer._grew(self, item.size)
         self._wake()
+
+    def drop_oldest(self) -> None:
+        item = self.items.popleft()
+        self.size -= item.size
+        self.buffer._grew(self, -item.size)
 
     def finish(self) -> None:
         self.done = True
@@ -327,28 +351,44 @@ class ReplayBuffer:
     The run is cancelled once no connection has been attached for ``grace``
     seconds and it has not finished.
 
-    Memory is bounded: each run keeps its last ``max_events`` events, and the
-    buffer keeps at most ``max_runs`` runs, dropping the oldest finished ones
-    first (runs still going are never dropped: they end or are cancelled soon).
+    Memory is bounded: each run keeps its last ``max_events`` events, the
+    buffer keeps at most ``max_runs`` runs, and all of them together hold at
+    most ``max_bytes``. Past a bound the oldest finished runs go first; runs
+    still going are never dropped (they end or are cancelled soon), but past
+    ``max_bytes`` with no finished run left, the run that grew gives up its own
+    oldest events. The latest event of a run is always kept.
 
     Args:
         max_events: events kept per run; a client that resumes from an older
             event, or reads more slowly than the run streams, gets an ``error``
-            event saying so.
+            event saying so (or a 410 when it resumes from there).
         max_runs: runs kept.
+        max_bytes: the memory all buffered events may take, counted as the
+            size of their JSON text in memory (``sys.getsizeof``) plus a little
+            per event; default 64 MiB.
     """
 
-    def __init__(self, *, max_events: int = 1000, max_runs: int = 100) -> None:
-        if max_events < 1 or max_runs < 1:
+    def __init__(
+        self, *, max_events: int = 1000, max_runs: int = 100, max_bytes: int = 64 * 2**20
+    ) -> None:
+        if max_events < 1 or max_runs < 1 or max_bytes < 1:
             raise UsageError(
-                f"a ReplayBuffer keeps at least one event and one run,"
-                f" got max_events={max_events}, max_runs={max_runs}"
+                f"a ReplayBuffer keeps at least one event, one run and one byte,"
+                f" got max_events={max_events}, max_runs={max_runs}, max_bytes={max_bytes}"
             )
         self.max_events = max_events
         """Events kept per run."""
         self.max_runs = max_runs
         """Runs kept."""
+        self.max_bytes = max_bytes
+        """Memory kept for all runs' events together."""
         self._runs: OrderedDict[str, _RunLog] = OrderedDict()
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        """The memory the buffered events take now, as ``max_bytes`` counts it."""
+        return self._size
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -364,18 +404,30 @@ class ReplayBuffer:
     def _add(self, run_id: str) -> _RunLog:
         if run_id in self._runs:
             raise UsageError(f"run {run_id} is already in the replay buffer; use a new run_id")
-        log = self._runs[run_id] = _RunLog(run_id, self.max_events)
-        while len(self._runs) > self.max_runs:
-            # Finished runs go first, and runs whose response never started
-            # (its client left before the first byte): nothing will finish them.
-            oldest_done = next(
-                (key for key, old in self._runs.items() if old.done or old.task is None),
-                None,
-            )
-            if oldest_done is None:
-                break
-            del self._runs[oldest_done]
+        log = self._runs[run_id] = _RunLog(run_id, self)
+        while len(self._runs) > self.max_runs and self._drop_a_finished_run(but=log):
+            pass
         return log
+
+    def _drop_a_finished_run(self, *, but: _RunLog) -> bool:
+        # Finished runs go first, and runs whose response never started (its
+        # client left before the first byte): nothing will finish them.
+        for key, old in self._runs.items():
+            if old is not but and (old.done or old.task is None):
+                del self._runs[key]
+                self._size -= old.size
+                return True
+        return False
+
+    def _grew(self, log: _RunLog, delta: int) -> None:
+        if self._runs.get(log.run_id) is not log:
+            return  # dropped already: its memory goes when its last reader lets go
+        self._size += delta
+        while self._size > self.max_bytes and delta > 0:
+            if not self._drop_a_finished_run(but=log):
+                if len(log.items) < 2:
+                    return
+                log.drop_oldest()
 
     def _get(self, run_id: str) -> _RunLog | None:
         return self._runs.get(run_id)
@@ -389,6 +441,15 @@ def _parse_event_id(last_event_id: str) -> tuple[str, int] | None:
     return run_id, int(seq)
 
 
+def _gap_message(log: _RunLog, next_seq: int) -> str:
+    buffer = log.buffer
+    return (
+        f"events {next_seq} to {log.first_seq - 1} of run {log.run_id} are no longer"
+        f" buffered (a run keeps its last {buffer.max_events} events, all runs"
+        f" {buffer.max_bytes} bytes)"
+    )
+
+
 async def _buffered_body(
     log: _RunLog, after: int, wire: _Wire, grace: float, keepalive: float | None
 ) -> AsyncIterator[bytes]:
@@ -399,10 +460,9 @@ async def _buffered_body(
         while True:
             changed = log.changed  # taken before looking: a change after it wakes us
             if next_seq < log.first_seq:
-                message = (
-                    f"events {next_seq} to {log.first_seq - 1} of run {log.run_id} are no"
-                    f" longer buffered (it keeps the last {log.items.maxlen})"
-                )
+                # This reader fell behind. The error has no id: the browser reconnects
+                # from the last event it got, and that resume answers 410.
+                message = _gap_message(log, next_seq)
                 yield wire.encode(
                     _item(0, "error", _error_value(log.run_id, "ResumeError", message))
                 )
@@ -427,11 +487,11 @@ async def _buffered_body(
         log.detach(grace)
 
 
-def _resume_error(run_id: str | None, message: str, wire: _Wire) -> AsyncIterator[bytes]:
-    async def body() -> AsyncIterator[bytes]:
-        yield wire.encode(_item(0, "error", _error_value(run_id, "ResumeError", message)))
-
-    return body()
+def _resume_refused(status: int, run_id: str | None, message: str) -> Response:
+    """A resume that cannot start. A status, not a 200 with an ``error`` event: an
+    ``EventSource`` retries every stream that ends, but gives up on a 4xx."""
+    body = {"error": message, "type": "ResumeError", "run_id": run_id}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 # --- responses --------------------------------------------------------------------------
@@ -683,17 +743,19 @@ def _resume(
 ) -> Response:
     parsed = _parse_event_id(last_event_id)
     if parsed is None:
-        message = f"Last-Event-ID {last_event_id!r} is not <run_id>:<seq>"
-        return _response(_resume_error(None, message, _Wire("", fmt)), fmt, keepalive)
+        message = f"Last-Event-ID {last_event_id[:100]!r} is not <run_id>:<seq>"
+        return _resume_refused(400, None, message)
     run_id, seq = parsed
     wire = _Wire(run_id, fmt, retry)
     log = replay._get(run_id) if replay is not None else None
     if log is None:
         message = f"run {run_id} is not in the replay buffer: it cannot be resumed"
-        return _response(_resume_error(run_id, message, wire), fmt, keepalive)
+        return _resume_refused(404, run_id, message)
     if seq > log.last_seq:
         message = f"run {run_id} has no event {seq} yet"
-        return _response(_resume_error(run_id, message, wire), fmt, keepalive)
+        return _resume_refused(400, run_id, message)
+    if seq + 1 < log.first_seq:
+        return _resume_refused(410, run_id, _gap_message(log, seq + 1))
     if log.done and seq == log.last_seq:
         # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
         return Response(status_code=204)
