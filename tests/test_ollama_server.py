@@ -23,6 +23,7 @@ from lgstream.testing import FakeOllamaServer, OllamaReply, OllamaRequest
 
 THOUGHT = OllamaReply(content="The answer is 4.", thinking="Two plus two is four.")
 CALL = OllamaReply(tool_calls=[{"name": "add", "arguments": {"a": 2, "b": 2}}])
+HI = [{"role": "user", "content": "hi"}]  # no messages at all would be a load request
 
 
 @tool
@@ -60,9 +61,7 @@ def test_ollama_client_streams_thinking_content_and_tool_calls() -> None:
     )
     with FakeOllamaServer(script=[reply]) as server:
         client = ollama.Client(host=server.url)
-        parts = list(
-            client.chat(model="fake", messages=[{"role": "user", "content": "hi"}], stream=True)
-        )
+        parts = list(client.chat(model="fake", messages=HI, stream=True, think=True))
     thinking = [p.message.thinking for p in parts if p.message.thinking]
     content = [p.message.content for p in parts if p.message.content]
     calls = [call for p in parts for call in p.message.tool_calls or []]
@@ -81,7 +80,7 @@ def test_ollama_client_streams_thinking_content_and_tool_calls() -> None:
 def test_ollama_client_without_streaming_gets_one_object() -> None:
     with FakeOllamaServer(script=[THOUGHT]) as server:
         response = ollama.Client(host=server.url).chat(
-            model="fake", messages=[{"role": "user", "content": "2+2?"}]
+            model="fake", messages=[{"role": "user", "content": "2+2?"}], think=True
         )
         assert server.requests[-1].stream is False
     assert (response.done, response.message.content) == (True, "The answer is 4.")
@@ -91,7 +90,7 @@ def test_ollama_client_without_streaming_gets_one_object() -> None:
 def test_think_false_leaves_out_the_thinking() -> None:
     with FakeOllamaServer(script=[THOUGHT]) as server:
         client = ollama.Client(host=server.url)
-        parts = list(client.chat(model="fake", messages=[], stream=True, think=False))
+        parts = list(client.chat(model="fake", messages=HI, stream=True, think=False))
     assert not any(p.message.thinking for p in parts)
     assert "".join(p.message.content or "" for p in parts) == "The answer is 4."
 
@@ -116,8 +115,8 @@ def test_tags_show_version_as_the_client_expects() -> None:
 def test_llama_and_latest_are_the_same_model() -> None:
     with FakeOllamaServer(models={"llama3.2": ["one", "two"]}) as server:
         client = ollama.Client(host=server.url)
-        first = client.chat(model="llama3.2", messages=[])
-        second = client.chat(model="llama3.2:latest", messages=[])
+        first = client.chat(model="llama3.2", messages=HI)
+        second = client.chat(model="llama3.2:latest", messages=HI)
     assert (first.message.content, second.message.content) == ("one", "two")
     assert first.model == "llama3.2"  # Ollama echoes the name as asked
 
@@ -133,20 +132,161 @@ def test_script_function_cycle_and_exhaustion() -> None:
         assert client.chat(
             model="echo", messages=[{"role": "user", "content": "hey"}]
         ).message.content == ("you said hey")
-        client.chat(model="once", messages=[])
+        client.chat(model="once", messages=HI)
         with pytest.raises(
             ollama.ResponseError, match="got request 2 but its script has 1"
         ) as error:
-            client.chat(model="once", messages=[])
+            client.chat(model="once", messages=HI)
         assert error.value.status_code == 500
         assert len(server.errors) == 1
     with FakeOllamaServer(script=["x", "y"], cycle=True) as server:
         client = ollama.Client(host=server.url)
-        assert [client.chat(model="fake", messages=[]).message.content for _ in range(3)] == [
+        assert [client.chat(model="fake", messages=HI).message.content for _ in range(3)] == [
             "x",
             "y",
             "x",
         ]
+
+
+def test_thinking_only_when_the_request_asks_for_it() -> None:
+    with FakeOllamaServer(script=[THOUGHT], cycle=True) as server:
+        client = ollama.Client(host=server.url)
+        unasked = client.chat(model="fake", messages=HI)
+        high = client.chat(model="fake", messages=HI, think="high")
+        streamed = list(client.chat(model="fake", messages=HI, stream=True, think="low"))
+    assert (unasked.message.content, unasked.message.thinking) == ("The answer is 4.", None)
+    assert high.message.thinking == "Two plus two is four."
+    assert "".join(p.message.thinking or "" for p in streamed) == "Two plus two is four."
+    assert [r.think for r in server.chat_requests] == [None, "high", "low"]
+
+
+def test_load_request_answers_load_and_uses_no_reply() -> None:
+    calls: list[OllamaRequest] = []
+
+    def script(request: OllamaRequest) -> str:
+        calls.append(request)
+        return "generated"
+
+    with FakeOllamaServer(models={"fn": script, "list": ["first", "second"]}) as server:
+        client = ollama.Client(host=server.url)
+        loaded = client.chat(model="fn", messages=[])
+        streamed = list(client.chat(model="list", messages=[], stream=True))
+        assert client.chat(model="list", messages=HI).message.content == "first"
+        raw = httpx.post(f"{server.url}/api/chat", json={"model": "list"})  # no "messages"
+    assert (loaded.done, loaded.done_reason, loaded.message.content) == (True, "load", "")
+    assert calls == []  # a load generates nothing: the script function is not called
+    assert [(p.done, p.done_reason) for p in streamed] == [(True, "load")]
+    # One JSON object even when streaming is asked for, as Ollama's c.JSON answers.
+    assert raw.headers["content-type"] == "application/json; charset=utf-8"
+    assert raw.json()["done_reason"] == "load"
+    assert raw.json()["message"] == {"role": "assistant", "content": ""}
+
+
+def test_load_request_skips_the_faults() -> None:
+    with FakeOllamaServer(script=["x"], error_after=0, first_token_delay=5.0) as server:
+        start = time.monotonic()
+        loaded = ollama.Client(host=server.url).chat(model="fake", messages=[])
+    assert loaded.done_reason == "load"
+    assert time.monotonic() - start < 1.0
+
+
+def test_unknown_path_is_plain_text_404_as_from_gin() -> None:
+    with FakeOllamaServer() as server:
+        answers = [
+            httpx.get(f"{server.url}/api/nope"),
+            httpx.post(f"{server.url}/api/nope", json={}),
+            httpx.get(f"{server.url}/api/chat"),  # gin: a wrong method is a 404 too
+            httpx.head(f"{server.url}/api/nope"),
+        ]
+        missing = httpx.post(f"{server.url}/api/chat", json={"model": "x", "messages": HI})
+    for answer in answers:
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "text/plain"
+    assert [a.text for a in answers] == ["404 page not found"] * 3 + [""]
+    # An unknown model on a known endpoint stays Ollama's JSON error.
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "model 'x' not found"}
+
+
+# --- options.stop and options.num_predict ------------------------------------------------
+
+
+def test_stop_ends_the_answer_before_the_stop_string() -> None:
+    with FakeOllamaServer(script=["one two three four"]) as server:
+        chunks = list(ChatOllama(model="fake", base_url=server.url, stop=[" three"]).stream("hi"))
+    assert [c.text for c in chunks if c.text] == ["one", " two"]
+    final = next(c for c in chunks if c.response_metadata.get("done"))
+    assert final.response_metadata["done_reason"] == "stop"
+    # The token that completed the stop string was generated, though not sent.
+    assert final.usage_metadata is not None
+    assert final.usage_metadata["output_tokens"] == 3
+
+
+def test_stop_string_across_chunks_sends_nothing_of_it() -> None:
+    reply = OllamaReply(content=["Hel", "lo wor", "ld", "!"])
+    with FakeOllamaServer(script=[reply], cycle=True) as server:
+        client = ollama.Client(host=server.url)
+        parts = list(
+            client.chat(model="fake", messages=HI, stream=True, options={"stop": ["xyz", "o w"]})
+        )
+        whole = client.chat(model="fake", messages=HI, options={"stop": ["ld"]})
+    assert [p.message.content for p in parts if p.message.content] == ["Hel", "l"]
+    assert (parts[-1].done_reason, parts[-1].eval_count) == ("stop", 2)
+    assert (whole.message.content, whole.done_reason, whole.eval_count) == ("Hello wor", "stop", 3)
+
+
+def test_stop_in_the_thinking_ends_everything() -> None:
+    reply = OllamaReply(thinking="think hard then answer", content="4", tool_calls=CALL.tool_calls)
+    with FakeOllamaServer(script=[reply]) as server:
+        client = ollama.Client(host=server.url)
+        response = client.chat(model="fake", messages=HI, think=True, options={"stop": [" then"]})
+    assert (response.message.thinking, response.message.content) == ("think hard", "")
+    assert not response.message.tool_calls
+    assert response.done_reason == "stop"
+
+
+def test_num_predict_caps_the_tokens_and_says_length() -> None:
+    with FakeOllamaServer(script=["one two three four"]) as server:
+        chunks = list(ChatOllama(model="fake", base_url=server.url, num_predict=2).stream("hi"))
+    assert [c.text for c in chunks if c.text] == ["one", " two"]
+    final = next(c for c in chunks if c.response_metadata.get("done"))
+    assert final.response_metadata["done_reason"] == "length"
+    assert final.usage_metadata is not None
+    assert final.usage_metadata["output_tokens"] == 2
+
+
+def test_num_predict_counts_the_thinking_tokens() -> None:
+    with FakeOllamaServer(script=[THOUGHT], cycle=True) as server:
+        thinking = ChatOllama(model="fake", base_url=server.url, reasoning=True, num_predict=7)
+        reply = thinking.invoke("2+2?")
+        plain = ChatOllama(model="fake", base_url=server.url, num_predict=2).invoke("2+2?")
+    # Five thinking tokens, then two of the answer.
+    assert reply.additional_kwargs["reasoning_content"] == "Two plus two is four."
+    assert (reply.text, reply.response_metadata["done_reason"]) == ("The answer", "length")
+    assert (plain.text, plain.response_metadata["done_reason"]) == ("The answer", "length")
+
+
+def test_num_predict_against_stop_and_tool_calls() -> None:
+    reply = OllamaReply(content="a b c", tool_calls=CALL.tool_calls)
+    with FakeOllamaServer(script=[reply], cycle=True) as server:
+        client = ollama.Client(host=server.url)
+
+        def ask(**options: Any) -> ollama.ChatResponse:
+            return client.chat(model="fake", messages=HI, options=options)
+
+        # A stop string completed by token N wins over num_predict=N, as in the runner.
+        both = ask(stop=[" b"], num_predict=2)
+        short = ask(stop=[" b"], num_predict=1)
+        no_call = ask(num_predict=3)  # the tool-call line would be token 4
+        with_call = ask(num_predict=4)
+        unlimited = ask(num_predict=-1)
+    assert (both.message.content, both.done_reason) == ("a", "stop")
+    assert (short.message.content, short.done_reason) == ("a", "length")
+    assert (no_call.message.content, no_call.done_reason) == ("a b c", "length")
+    assert not no_call.message.tool_calls
+    assert with_call.message.tool_calls
+    assert with_call.done_reason == "stop"
+    assert unlimited.eval_count == 4
 
 
 # --- ChatOllama --------------------------------------------------------------------------
@@ -181,7 +321,8 @@ def test_chat_ollama_reasoning_lands_in_reasoning_content() -> None:
     reasoning = [c.additional_kwargs["reasoning_content"] for c in chunks if c.additional_kwargs]
     assert reasoning == ["Two", " plus", " two", " is", " four."]
     assert "".join(c.text for c in chunks) == "The answer is 4."
-    # Without reasoning=True ChatOllama drops the thinking it receives.
+    # Without reasoning=True ChatOllama sends no "think", so Ollama separates no thinking.
+    assert "think" not in server.chat_requests[1].body
     assert (plain.text, plain.additional_kwargs) == ("The answer is 4.", {})
 
 
@@ -337,11 +478,11 @@ def test_non_streaming_faults() -> None:
     with FakeOllamaServer(script=replies) as server:
         client = ollama.Client(host=server.url)
         with pytest.raises(ollama.ResponseError, match="boom"):
-            client.chat(model="fake", messages=[])
+            client.chat(model="fake", messages=HI)
         with pytest.raises(json.JSONDecodeError):
-            client.chat(model="fake", messages=[])
+            client.chat(model="fake", messages=HI)
         with pytest.raises(httpx.RemoteProtocolError):
-            client.chat(model="fake", messages=[])
+            client.chat(model="fake", messages=HI)
 
 
 # --- the request log ---------------------------------------------------------------------
@@ -370,7 +511,7 @@ def test_request_log_records_model_messages_options_and_tools() -> None:
 def test_stop_with_a_stream_in_progress_returns_within_a_second() -> None:
     server = FakeOllamaServer(script=[OllamaReply(content="a b c d e f", token_delay=5.0)]).start()
     client = ollama.Client(host=server.url)
-    parts = client.chat(model="fake", messages=[], stream=True)
+    parts = client.chat(model="fake", messages=HI, stream=True)
     assert next(parts).message.content == "a"  # then the server sleeps 5 s per token
     start = time.monotonic()
     server.stop()
@@ -411,7 +552,7 @@ def test_lifecycle_errors_and_restart() -> None:
         with pytest.raises(lgs.UsageError, match="already running"):
             server.start()
         assert server.url.startswith("http://127.0.0.1:")
-        assert ollama.Client(host=server.url).chat(model="fake", messages=[]).message.content == (
+        assert ollama.Client(host=server.url).chat(model="fake", messages=HI).message.content == (
             "Hello from FakeOllamaServer."
         )
     server.stop()  # twice is fine
@@ -437,7 +578,7 @@ def test_async_context_manager_in_a_running_loop() -> None:
             client = ollama.AsyncClient(host=server.url)
             parts = [
                 part.message.content
-                async for part in await client.chat(model="fake", messages=[], stream=True)
+                async for part in await client.chat(model="fake", messages=HI, stream=True)
             ]
             return "".join(p or "" for p in parts)
 

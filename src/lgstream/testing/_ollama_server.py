@@ -62,17 +62,22 @@ class OllamaReply:
     """The answer: a string is cut into word tokens like ``split_tokens``; a list is
     sent as the exact chunks given."""
     thinking: str | Sequence[str] = ""
-    """Reasoning, streamed before the content in ``message.thinking`` (omitted when the
-    request says ``"think": false``, as Ollama does)."""
+    """Reasoning, streamed before the content in ``message.thinking`` (``thinking`` on
+    ``/api/generate``); sent only when the request asks for it with ``"think": true`` or
+    a level such as ``"high"``, as Ollama separates it only then."""
     tool_calls: Sequence[Mapping[str, Any]] = ()
     """Tool calls, all sent whole in one line after the content, as Ollama does. Each is
-    ``{"name": ..., "arguments": {...}}`` or Ollama's own ``{"function": {...}}``."""
+    ``{"name": ..., "arguments": {...}}`` or Ollama's own ``{"function": {...}}``. Only
+    ``/api/chat`` sends them; ``/api/generate`` has no tools."""
     eval_count: int | None = None
-    """Output token count of the ``done`` line; default: the number of chunks."""
+    """Output token count of the ``done`` line; default: the chunks generated (a chunk is
+    one token, the tool-call line one more), after ``stop`` and ``num_predict``."""
     prompt_eval_count: int | None = None
     """Input token count of the ``done`` line; default: the words in the request."""
     done_reason: str = "stop"
-    """The ``done_reason`` of the final line (``"stop"``, ``"length"``, ...)."""
+    """The ``done_reason`` of the final line (``"stop"``, ``"length"``, ...), unless the
+    request's ``stop`` (then ``"stop"``) or ``num_predict`` (then ``"length"``) cut the
+    answer short."""
     error_after: int | None = None
     """Send an ``{"error": ...}`` line after this many message lines, then end."""
     error_message: str | None = None
@@ -98,7 +103,7 @@ class OllamaRequest:
     model: str | None
     """The ``model`` of the body (``name`` for old ``/api/show`` clients), if any."""
     messages: list[dict[str, Any]]
-    """The chat messages as sent (``[]`` for other endpoints)."""
+    """The chat messages as sent (``[]`` for other endpoints, ``/api/generate`` too)."""
     options: dict[str, Any]
     """The ``options`` object (``temperature``, ``num_predict``, ``stop``...)."""
     tools: list[dict[str, Any]]
@@ -111,6 +116,10 @@ class OllamaRequest:
     """The whole parsed JSON body (``{}`` when there is none or it is not an object)."""
     raw: bytes
     """The body's bytes as received."""
+    prompt: str | None = None
+    """The ``prompt`` of an ``/api/generate`` request (``None`` elsewhere, or absent)."""
+    system: str | None = None
+    """The ``system`` prompt of an ``/api/generate`` request, if any."""
 
 
 OllamaScript: TypeAlias = Sequence[str | OllamaReply] | Callable[[OllamaRequest], str | OllamaReply]
@@ -164,6 +173,89 @@ def _count_words(messages: list[Any]) -> int:
     return total
 
 
+def _thinks(think: object) -> bool:
+    # Ollama separates the thinking only when asked: true or a level ("high", ...).
+    return think is True or (isinstance(think, str) and think not in ("", "false"))
+
+
+def _stop_strings(options: Mapping[str, Any]) -> list[str]:
+    stop = options.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list):
+        return []
+    return [s for s in stop if isinstance(s, str) and s]
+
+
+def _num_predict(options: Mapping[str, Any]) -> int:
+    value = options.get("num_predict")
+    # bool is an int: leave it out. 0 and negative values (-1, -2) mean no limit.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(int(value), 0)
+
+
+_Token: TypeAlias = tuple[str, str]
+"""One generated token: its kind (``"thinking"``, ``"content"``, ``"tool_calls"``), text."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """What the model "generates" for one request, after ``stop`` and ``num_predict``."""
+
+    tokens: list[_Token]
+    generated: int
+    """Tokens generated, the one that completed a stop string included."""
+    cut: str | None
+    """``"stop"`` or ``"length"`` when the request's options cut the answer."""
+
+
+def _cut_at_stop(tokens: list[_Token], stops: list[str]) -> tuple[list[_Token], int] | None:
+    """The tokens sent before the first stop string, and how many were generated.
+
+    Ollama's runner checks the text after each token and holds back a piece that may
+    begin a stop string, so nothing of the stop string is ever sent. Thinking and
+    content are checked apart: in the model's text, a tag stands between them.
+    """
+    segment = ""
+    start = 0  # index of the segment's first token
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "tool_calls":
+            continue  # tool arguments are not scanned (see the docs)
+        if index > 0 and tokens[index - 1][0] != kind:
+            segment, start = "", index
+        segment += text
+        found = [at for at in (segment.find(s) for s in stops) if at >= 0]
+        if not found:
+            continue
+        keep, kept = min(found), list(tokens[:start])
+        for piece_kind, piece in tokens[start : index + 1]:
+            if keep > 0:
+                kept.append((piece_kind, piece[:keep]))
+            keep -= len(piece)
+        return kept, index + 1
+    return None
+
+
+def _generate(request: OllamaRequest, reply: OllamaReply, *, tools: bool) -> _Output:
+    tokens: list[_Token] = []
+    if _thinks(request.think):
+        tokens += [("thinking", piece) for piece in _chunks(reply.thinking)]
+    tokens += [("content", piece) for piece in _chunks(reply.content)]
+    if tools and reply.tool_calls:
+        tokens.append(("tool_calls", ""))
+    limit = _num_predict(request.options)
+    stopped = _cut_at_stop(tokens, _stop_strings(request.options))
+    needed = len(tokens) if stopped is None else stopped[1]
+    # The runner checks num_predict before it generates each token, so a stop string
+    # completed by token N still wins over num_predict=N.
+    if limit and needed > limit:
+        return _Output(tokens[:limit], limit, "length")
+    if stopped is not None:
+        return _Output(stopped[0], stopped[1], "stop")
+    return _Output(tokens, len(tokens), None)
+
+
 class _Model:
     """A model the server knows, and where its script is."""
 
@@ -176,10 +268,14 @@ class _Model:
 class FakeOllamaServer:
     """A real HTTP server on ``127.0.0.1`` that answers like Ollama, from a script.
 
-    Endpoints: ``POST /api/chat`` (NDJSON stream, or one JSON object with
-    ``"stream": false``), ``GET /api/tags``, ``POST /api/show``, ``GET /api/ps``,
-    ``GET /api/version`` and ``GET /``. An unknown model gets HTTP 404
-    ``{"error": "model 'x' not found"}``, as from Ollama.
+    Endpoints: ``POST /api/chat`` and ``POST /api/generate`` (NDJSON stream, or one
+    JSON object with ``"stream": false``), ``GET /api/tags``, ``POST /api/show``,
+    ``GET /api/ps``, ``GET /api/version`` and ``GET /``. An unknown model gets HTTP 404
+    ``{"error": "model 'x' not found"}``, an unknown path the plain text
+    ``404 page not found``, as from Ollama. The request's ``options.stop`` and
+    ``options.num_predict`` cut the scripted answer short, as Ollama's runner does; a
+    load request (no messages, or no prompt) answers ``done_reason: "load"`` and
+    uses no reply.
 
     Use it as a context manager, sync or async, or call ``start()`` / ``stop()``::
 
@@ -336,6 +432,11 @@ class FakeOllamaServer:
     def chat_requests(self) -> list[OllamaRequest]:
         """The ``/api/chat`` requests received so far, in order."""
         return [request for request in self.requests if request.path == "/api/chat"]
+
+    @property
+    def generate_requests(self) -> list[OllamaRequest]:
+        """The ``/api/generate`` requests received so far, in order."""
+        return [request for request in self.requests if request.path == "/api/generate"]
 
     @property
     def errors(self) -> list[BaseException]:
@@ -515,6 +616,7 @@ class _Handler(BaseHTTPRequestHandler):
             parsed = {}
         body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         model = body.get("model") or body.get("name")
+        prompt, system = body.get("prompt"), body.get("system")
         request = OllamaRequest(
             method=self.command,
             path=self.path.split("?", 1)[0],
@@ -526,6 +628,8 @@ class _Handler(BaseHTTPRequestHandler):
             think=body.get("think"),
             body=body,
             raw=raw,
+            prompt=prompt if isinstance(prompt, str) else None,
+            system=system if isinstance(system, str) else None,
         )
         self.server.fake._record(request)
         return request
@@ -538,8 +642,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_text(self, status: int, text: str, content_type: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def _not_found(self, model: str | None) -> None:
         self._send_json(404, {"error": f"model '{model}' not found"})
+
+    def _page_not_found(self) -> None:
+        # Ollama's router (gin) answers an unknown path, or a known one with the wrong
+        # method, with this plain text, not JSON.
+        self._send_text(404, "404 page not found", "text/plain")
 
     def _chunk(self, data: bytes) -> None:
         if self.server.stopping.is_set():
@@ -570,23 +688,21 @@ class _Handler(BaseHTTPRequestHandler):
         elif request.path == "/api/version":
             self._send_json(200, {"version": fake.version})
         elif request.path == "/":
-            data = b"Ollama is running"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send_text(200, "Ollama is running", "text/plain; charset=utf-8")
         else:
-            self._send_json(404, {"error": "404 page not found"})
+            self._page_not_found()
 
     def do_HEAD(self) -> None:
-        """``HEAD /``: Ollama's health check."""
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        """``HEAD /`` (Ollama's health check), ``/api/version`` and ``/api/tags``."""
+        if self.path.split("?", 1)[0] in ("/", "/api/version", "/api/tags"):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self._page_not_found()
 
     def do_POST(self) -> None:
-        """Answer ``/api/chat`` and ``/api/show``."""
+        """Answer ``/api/chat``, ``/api/generate`` and ``/api/show``."""
         request = self._read()
         fake = self.server.fake
         if request.path == "/api/show":
@@ -595,11 +711,14 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send_json(200, fake._show())
         elif request.path == "/api/chat":
-            self._chat(request)
+            self._complete(request, chat=True)
+        elif request.path == "/api/generate":
+            self._complete(request, chat=False)
         else:
-            self._send_json(404, {"error": "404 page not found"})
+            self._page_not_found()
 
-    def _chat(self, request: OllamaRequest) -> None:
+    def _complete(self, request: OllamaRequest, *, chat: bool) -> None:
+        """``/api/chat`` (``chat=True``) or ``/api/generate``: one scripted answer."""
         fake = self.server.fake
         if request.model is None:
             self._send_json(400, {"error": "model is required"})
@@ -608,6 +727,11 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             self._not_found(request.model)
             return
+        if (not request.messages) if chat else (not request.prompt):
+            # A load request: Ollama loads the model and answers one JSON object,
+            # streaming or not, without generating; so no reply and no faults here.
+            self._send_json(200, _load_line(request, chat=chat))
+            return
         try:
             reply = fake._next_reply(model, request)
         except Exception as error:  # a script that ran out or a function that raised
@@ -615,51 +739,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, {"error": str(error)})
             return
         faults = fake._faults(reply)
-        lines = self._message_lines(request, reply)
-        final = self._final_line(request, reply, lines)
+        output = _generate(request, reply, tools=chat)
+        lines = [_line(request, token, reply, chat=chat) for token in output.tokens]
+        final = _final_line(request, reply, output, chat=chat)
         if request.stream:
             self._stream(lines, final, faults)
         else:
-            self._whole(lines, final, faults)
-
-    def _message_lines(self, request: OllamaRequest, reply: OllamaReply) -> list[dict[str, Any]]:
-        name = request.model
-        messages: list[dict[str, Any]] = []
-        if request.think is not False:
-            messages += [
-                {"role": "assistant", "content": "", "thinking": piece}
-                for piece in _chunks(reply.thinking)
-            ]
-        messages += [{"role": "assistant", "content": piece} for piece in _chunks(reply.content)]
-        if reply.tool_calls:
-            calls = [_wire_tool_call(i, call) for i, call in enumerate(reply.tool_calls)]
-            messages.append({"role": "assistant", "content": "", "tool_calls": calls})
-        return [
-            {"model": name, "created_at": _now(), "message": message, "done": False}
-            for message in messages
-        ]
-
-    def _final_line(
-        self, request: OllamaRequest, reply: OllamaReply, lines: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        eval_count = len(lines) if reply.eval_count is None else reply.eval_count
-        prompt_count = reply.prompt_eval_count
-        if prompt_count is None:
-            prompt_count = _count_words(request.messages)
-        return {
-            "model": request.model,
-            "created_at": _now(),
-            "message": {"role": "assistant", "content": ""},
-            "done": True,
-            "done_reason": reply.done_reason,
-            # Plausible, fixed nanosecond timings: tests compare them, nobody measures.
-            "total_duration": 1_000_000 + 100_000 * (prompt_count + eval_count),
-            "load_duration": 1_000_000,
-            "prompt_eval_count": prompt_count,
-            "prompt_eval_duration": 100_000 * prompt_count,
-            "eval_count": eval_count,
-            "eval_duration": 100_000 * eval_count,
-        }
+            self._whole(_whole(lines, final, chat=chat), faults)
 
     def _stream(self, lines: list[dict[str, Any]], final: dict[str, Any], faults: _Faults) -> None:
         self.send_response(200)
@@ -688,7 +774,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client hung up
             self.close_connection = True
 
-    def _whole(self, lines: list[dict[str, Any]], final: dict[str, Any], faults: _Faults) -> None:
+    def _whole(self, whole: dict[str, Any], faults: _Faults) -> None:
         # Without streaming a fault anywhere spoils the whole answer.
         try:
             self._wait(faults.first_token_delay)
@@ -707,18 +793,80 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         else:
-            message: dict[str, Any] = {
-                "role": "assistant",
-                "content": "".join(line["message"]["content"] for line in lines),
-            }
-            thinking = "".join(line["message"].get("thinking", "") for line in lines)
-            if thinking:
-                message["thinking"] = thinking
-            calls = [c for line in lines for c in line["message"].get("tool_calls", [])]
-            if calls:
-                message["tool_calls"] = calls
-            self._send_json(200, {**final, "message": message})
+            self._send_json(200, whole)
 
     def _drop_quietly(self) -> None:
         self.close_connection = True
         _shutdown(self.connection)
+
+
+# --- the lines of an answer --------------------------------------------------------------
+
+
+def _load_line(request: OllamaRequest, *, chat: bool) -> dict[str, Any]:
+    line: dict[str, Any] = {"model": request.model, "created_at": _now()}
+    line |= {"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}
+    return {**line, "done": True, "done_reason": "load"}
+
+
+def _line(
+    request: OllamaRequest, token: _Token, reply: OllamaReply, *, chat: bool
+) -> dict[str, Any]:
+    kind, text = token
+    line: dict[str, Any] = {"model": request.model, "created_at": _now()}
+    if not chat:
+        line["response"] = text if kind == "content" else ""
+        if kind == "thinking":
+            line["thinking"] = text
+    elif kind == "tool_calls":
+        calls = [_wire_tool_call(i, call) for i, call in enumerate(reply.tool_calls)]
+        line["message"] = {"role": "assistant", "content": "", "tool_calls": calls}
+    elif kind == "thinking":
+        line["message"] = {"role": "assistant", "content": "", "thinking": text}
+    else:
+        line["message"] = {"role": "assistant", "content": text}
+    return {**line, "done": False}
+
+
+def _final_line(
+    request: OllamaRequest, reply: OllamaReply, output: _Output, *, chat: bool
+) -> dict[str, Any]:
+    eval_count = output.generated if reply.eval_count is None else reply.eval_count
+    prompt_count = reply.prompt_eval_count
+    if prompt_count is None:
+        prompt_count = _count_words(request.messages) + _count_words(
+            [{"content": request.system}, {"content": request.prompt}]
+        )
+    line: dict[str, Any] = {"model": request.model, "created_at": _now()}
+    line |= {"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}
+    return {
+        **line,
+        "done": True,
+        "done_reason": output.cut or reply.done_reason,
+        # Plausible, fixed nanosecond timings: tests compare them, nobody measures.
+        "total_duration": 1_000_000 + 100_000 * (prompt_count + eval_count),
+        "load_duration": 1_000_000,
+        "prompt_eval_count": prompt_count,
+        "prompt_eval_duration": 100_000 * prompt_count,
+        "eval_count": eval_count,
+        "eval_duration": 100_000 * eval_count,
+    }
+
+
+def _whole(lines: list[dict[str, Any]], final: dict[str, Any], *, chat: bool) -> dict[str, Any]:
+    """The one object of a ``"stream": false`` answer: the lines joined into the final."""
+    if not chat:
+        whole = {**final, "response": "".join(line["response"] for line in lines)}
+        thinking = "".join(line.get("thinking", "") for line in lines)
+        return {**whole, "thinking": thinking} if thinking else whole
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(line["message"]["content"] for line in lines),
+    }
+    thinking = "".join(line["message"].get("thinking", "") for line in lines)
+    if thinking:
+        message["thinking"] = thinking
+    calls = [c for line in lines for c in line["message"].get("tool_calls", [])]
+    if calls:
+        message["tool_calls"] = calls
+    return {**final, "message": message}
