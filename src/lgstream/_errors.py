@@ -44,13 +44,47 @@ __all__ = [
 ]
 
 
+def error_name(error: BaseException) -> str:
+    """The error's type name: the original one for a stand-in from the wire
+    (``TaskError``, ``RemoteRunError``), else its class name."""
+    name = getattr(error, "error_type", None)
+    return name if isinstance(name, str) and name else type(error).__name__
+
+
+# Errors whose message is LangGraph's own and says nothing about the server: a client
+# may see it. Matched by name, so LangGraph is not imported for it.
+_SAFE_TO_SHOW: frozenset[str] = frozenset({"GraphRecursionError"})
+_HIDDEN: str = "the run failed; the server's log has the details"
+
+
+def client_message(error: BaseException, limit: int = 200) -> str:
+    """What a client of a served run may read about its failure.
+
+    An error's message can carry a backend's URL, a provider's raw response, a
+    prompt, a key: none of that goes to a client. It gets the error's own
+    ``client_message`` attribute when it has one (lgstream's backend errors do;
+    give your own exceptions one to show a message of yours), the message of a
+    few LangGraph errors that are safe (``GraphRecursionError``), and otherwise
+    a fixed sentence. The server's log has the whole story.
+    """
+    own = getattr(error, "client_message", None)
+    if isinstance(own, str) and own:
+        return _shortened(own, limit)
+    if type(error).__name__ in _SAFE_TO_SHOW:
+        return short_message(error, limit)
+    return _HIDDEN
+
+
+def _shortened(text: str, limit: int) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
 def short_message(error: BaseException, limit: int = 200) -> str:
     """The gist of an error for a client: the first line of its message, at most
     ``limit`` characters (``""`` if it has none). Exception messages can hold a whole
     prompt or response body; a client needs the gist, never a traceback."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+    return _shortened(str(error), limit)
 
 
 class LgstreamError(Exception):

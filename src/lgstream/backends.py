@@ -64,7 +64,13 @@ ENTRY_POINT_GROUP = "lgstream.backends"
 
 
 class BackendError(LgstreamError):
-    """A model backend failed; the message says what to do."""
+    """A model backend failed; the message says what to do.
+
+    ``client_message`` is what a served run's client reads instead: the message
+    names the backend's URL, which stays in the server's log.
+    """
+
+    client_message: str = "the model backend failed"
 
 
 class UnknownBackendError(UsageError, ValueError):
@@ -88,6 +94,8 @@ class UnknownBackendError(UsageError, ValueError):
 class BackendUnavailableError(BackendError):
     """The model server cannot be reached."""
 
+    client_message = "the model server cannot be reached"
+
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(
@@ -98,6 +106,8 @@ class BackendUnavailableError(BackendError):
 
 class ModelNotFoundError(BackendError):
     """The server does not have the model."""
+
+    client_message = "the model is not available on its server"
 
     def __init__(self, model: str, url: str) -> None:
         self.model = model
@@ -111,9 +121,13 @@ class BackendStreamError(BackendError):
     """The model's stream broke off: an error line, a malformed line, a dropped
     connection. What arrived before it was already streamed."""
 
+    client_message = "the model's stream broke off"
+
 
 class BackendTimeoutError(BackendError):
     """The model took too long to send its first token (or the next one)."""
+
+    client_message = "the model did not answer in time"
 
 
 # --- the registry ------------------------------------------------------------------------

@@ -89,7 +89,7 @@ from langchain_core.messages import ToolMessage as LCToolMessage
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from .._errors import short_message
+from .._errors import error_name, short_message
 from .._events import (
     Custom,
     Event,
@@ -676,7 +676,7 @@ class AGUIEncoder:
         self._ensure_started(out)
         self._end_all(out)
         self._done = True
-        name = type(error).__name__
+        name = error_name(error)
         out.append(RunErrorEvent(message=short_message(error, _MAX_MESSAGE) or name, code=name))
 
     # --- spans: every start gets its end ---------------------------------------------

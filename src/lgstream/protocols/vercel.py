@@ -56,7 +56,7 @@ from langchain_core.messages import (
 from langchain_core.messages import ToolCall as LCToolCall
 from langgraph.types import Command
 
-from .._errors import short_message
+from .._errors import error_name, short_message
 from .._events import (
     Custom,
     Event,
@@ -314,7 +314,7 @@ _Where: TypeAlias = tuple[tuple[str, ...], str | None]  # (ns, node)
 
 def _error_text(error: BaseException) -> str:
     """``"Type: first line of the message"``, short: what the ASGI helper sends too."""
-    name = type(error).__name__
+    name = error_name(error)
     line = short_message(error, _MAX_ERROR - len(name) - 2)
     return f"{name}: {line}" if line else name
 

@@ -40,7 +40,7 @@ import sys
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from itertools import islice
 from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
@@ -55,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._errors import UsageError, short_message
+from .._errors import TaskError, UsageError, client_message, error_name
 from .._events import JSONValue, RunFailed, to_jsonable
 from .._pipeline import AsyncEventStream, Operator, TimedOperator
 from .._sources import DEFAULT_MODES, GraphLike, _check_modes, astream
@@ -123,7 +123,7 @@ def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, 
 
 
 def _failure(run_id: str | None, error: BaseException) -> dict[str, JSONValue]:
-    return _error_value(run_id, type(error).__name__, short_message(error, _MAX_MESSAGE))
+    return _error_value(run_id, error_name(error), client_message(error, _MAX_MESSAGE))
 
 
 def _log_failure(run_id: str | None, error: BaseException) -> None:
@@ -131,22 +131,26 @@ def _log_failure(run_id: str | None, error: BaseException) -> None:
     _logger.error("run %s failed", run_id, exc_info=(type(error), error, error.__traceback__))
 
 
-class _LogFailures:
-    """An operator that logs a failed run as it passes (protocol responses, whose
-    encoders turn the failure into their own error event)."""
+def _shown(error: BaseException) -> TaskError:
+    """The stand-in a client sees: the type's name and ``client_message()``."""
+    return TaskError(error_name(error), client_message(error, _MAX_MESSAGE))
 
-    __slots__ = ("_run_id",)
 
-    def __init__(self, run_id: str) -> None:
-        self._run_id = run_id
-
-    def feed(self, item: Any, /) -> Sequence[Any]:
-        if isinstance(item, RunFailed):
-            _log_failure(self._run_id, item.error)
-        return (item,)
-
-    def flush(self) -> Sequence[Any]:
-        return ()
+async def _for_clients(events: AsyncEventStream[Any], run_id: str) -> AsyncIterator[Any]:
+    """A protocol response's events, with failures logged whole and handed on as
+    only what a client may read, whether the run or an operator failed (the
+    protocol encoders turn them into their own error event)."""
+    try:
+        async for item in events:
+            if isinstance(item, RunFailed):
+                _log_failure(run_id, item.error)
+                item = replace(item, error=_shown(item.error))
+            yield item
+    except Exception as error:  # an operator failed
+        _log_failure(run_id, error)
+        yield RunFailed(run_id=run_id, error=_shown(error))
+    finally:
+        await events.aclose()  # the response closes us when its client leaves: stop the run
 
 
 def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
@@ -577,9 +581,10 @@ def _protocol_response(
     interrupt_outcome: bool = False,
 ) -> Response:
     run_config, run_id = _run_config(config, run_id)
-    events = astream(
+    stream = astream(
         graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
-    ).pipe(_LogFailures(run_id), *ops)
+    ).pipe(*ops)
+    events = _for_clients(stream, run_id)
     body: AsyncGenerator[bytes, None]
     if protocol == "agui":
         # Imported here: AG-UI needs the `agui` extra, and only its users have it.
