@@ -199,6 +199,10 @@ def test_unknown_path_is_plain_text_404_as_from_gin() -> None:
             httpx.head(f"{server.url}/api/nope"),
         ]
         missing = httpx.post(f"{server.url}/api/chat", json={"model": "x", "messages": HI})
+        assert [httpx.head(f"{server.url}{path}").status_code for path in ("/", "/api/tags")] == [
+            200,
+            200,
+        ]
     for answer in answers:
         assert answer.status_code == 404
         assert answer.headers["content-type"] == "text/plain"
