@@ -317,6 +317,7 @@ def test_a_module_is_not_a_graph(
         (["serve", "{module}:graph", "--input", "{"], "--input is not valid JSON"),
         (["serve", "{module}:grahp"], "has no attribute 'grahp'"),
         (["serve", "{module}:not_a_graph"], "cannot stream"),
+        (["serve", "{module}:graph", "--sync-workers", "0"], "sync_workers is a number of"),
     ],
 )
 def test_serve_argument_errors_are_one_line(

@@ -251,6 +251,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a web origin whose pages may call the server (repeatable; '*' for any)",
     )
     serve.add_argument(
+        "--sync-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for sync nodes and model calls (default 64)",
+    )
+    serve.add_argument(
         "--shutdown-timeout",
         type=float,
         default=SHUTDOWN_TIMEOUT,
@@ -511,6 +518,7 @@ def _serve(args: argparse.Namespace) -> int:
         title=args.target,
         protocol=args.format,
         cors_origins=args.cors_origin,
+        **({} if args.sync_workers is None else {"sync_workers": args.sync_workers}),
     )
     if args.shutdown_timeout < 0:
         raise CliError(f"--shutdown-timeout is seconds >= 0, got {args.shutdown_timeout:g}")

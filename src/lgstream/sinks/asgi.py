@@ -63,6 +63,7 @@ from ..protocols import PROTOCOL_MODES
 from ._encoders import SSEEncoder, dumps
 from ._guard import HostGuard, TrustedHosts
 from ._requests import MAX_BODY, BadRequestError, client_config, parse_json, read_json_body
+from ._workers import SYNC_WORKERS, SyncWorkers
 
 __all__ = [
     "NDJSON_MEDIA_TYPE",
@@ -804,6 +805,7 @@ def create_app(
     max_body: int = MAX_BODY,
     trusted_hosts: TrustedHosts = "auto",
     cors_origins: Sequence[str] = (),
+    sync_workers: int | None = SYNC_WORKERS,
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -865,6 +867,10 @@ def create_app(
             whose pages may call the app from the browser. Any other page's
             request (an ``Origin`` that is not the app's own, or
             ``Sec-Fetch-Site: cross-site``) is a 403, and no run starts.
+        sync_workers: threads for sync nodes and sync model calls: the app makes
+            a pool of this size the serving event loop's default executor (asyncio's
+            own has ``min(32, cpus + 4)``, which a few stalled runs fill). ``None``
+            leaves the loop's executor alone.
 
     Raises:
         UsageError: an unknown stream mode or protocol.
@@ -872,6 +878,8 @@ def create_app(
     _check_modes(modes)
     if type(max_body) is not int or max_body < 1:
         raise UsageError(f"max_body is a number of bytes >= 1, got {max_body!r}")
+    if sync_workers is not None and (type(sync_workers) is not int or sync_workers < 1):
+        raise UsageError(f"sync_workers is a number of threads >= 1 or None, got {sync_workers!r}")
     if protocol is not None and protocol not in _PROTOCOLS:
         raise UsageError(f"protocol is 'agui' or 'vercel', got {protocol!r}")
     # The client's conversation id is a thread only where there is a checkpointer
@@ -1005,6 +1013,8 @@ def create_app(
     middleware = [
         Middleware(HostGuard, trusted_hosts=trusted_hosts, cors_origins=tuple(cors_origins))
     ]
+    if sync_workers is not None:
+        middleware.append(Middleware(SyncWorkers, max_workers=sync_workers))
     if cors_origins:
         middleware.append(
             Middleware(
