@@ -43,7 +43,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from itertools import islice
-from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypeVar, get_args
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -111,12 +111,23 @@ class _Item:
     seq: int
     name: str
     data: str  # dumps(value), computed once for every client of a replayed run
-    is_object: bool  # the value was a JSON object: NDJSON adds "id" to it
 
     @property
     def size(self) -> int:
         """The memory it holds, near enough: its JSON text and the item itself."""
         return sys.getsizeof(self.data) + _ITEM_OVERHEAD
+
+
+class WireEvent(Protocol):
+    """What a response encodes: an event's number (0: a note about the stream,
+    with no id), its name, and its JSON text (``_Item``, ``StoredEvent``)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def data(self) -> str: ...
 
 
 def _error_value(run_id: str | None, type_name: str, message: str) -> dict[str, JSONValue]:
@@ -197,7 +208,7 @@ class _Wire:
         self._run_id = run_id
         self._sse = SSEEncoder(retry=retry) if fmt == "sse" else None
 
-    def encode(self, item: _Item) -> bytes:
+    def encode(self, item: WireEvent) -> bytes:
         # seq 0 is a message about the stream, not one of the run's events: it has no
         # id, so a reconnecting EventSource still names the last real event it got.
         if self._sse is not None:
@@ -206,7 +217,7 @@ class _Wire:
         # Spliced from the JSON text already made (for every reader of a replayed run):
         # {"id":N, then the object's members, or {"id":N,"kind":...,"data":...}.
         head = f'{{"id":{item.seq},' if item.seq else "{"
-        if not item.is_object:
+        if item.data[:1] != "{":  # not a JSON object: wrapped in one
             line = f'{head}"kind":{dumps(item.name)},"data":{item.data}}}'
         elif item.data == "{}":
             line = head.rstrip(",") + "}"
@@ -216,7 +227,7 @@ class _Wire:
 
 
 def _item(seq: int, name: str, value: JSONValue) -> _Item:
-    return _Item(seq, name, dumps(value), isinstance(value, dict))
+    return _Item(seq, name, dumps(value))
 
 
 async def _queued_body(
