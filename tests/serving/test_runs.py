@@ -73,7 +73,7 @@ async def test_viewers_from_any_cursor_get_exactly_the_rest() -> None:
             part.append((event.seq, event.name, json.loads(event.data)))
             if len(part) == cut:
                 break
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
         pieces.append(part)
         if not part or part[-1][1] == "run_finished":
             break
@@ -89,8 +89,8 @@ async def test_an_attached_run_nobody_watches_is_cancelled_after_grace() -> None
     manager = RunManager(grace=0.2)
     info = await manager.start(async_seed_graph(model), QUESTION, lifetime="attached")
     stream = await manager.watch(info.run_id)
-    first = [await anext(stream) for _ in range(3)]  # type: ignore[arg-type]
-    await stream.aclose()  # type: ignore[attr-defined]
+    first = [await anext(stream) for _ in range(3)]
+    await stream.aclose()
     await asyncio.wait_for(manager.wait(info.run_id), 3)
     ended = await manager.info(info.run_id)
     assert ended is not None
@@ -221,7 +221,7 @@ async def test_the_first_event_arrives_before_the_run_ends() -> None:
     manager = RunManager()
     info = await manager.start(builder.compile(), QUESTION)
     stream = await manager.watch(info.run_id)
-    first = await asyncio.wait_for(anext(stream), 5)  # type: ignore[arg-type]
+    first = await asyncio.wait_for(anext(stream), 5)
     assert first.seq == 1
     assert (await manager.info(info.run_id)).live  # type: ignore[union-attr]
     gate.set()

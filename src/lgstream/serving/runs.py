@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
@@ -312,7 +312,7 @@ class RunManager:
 
     # --- viewers ----------------------------------------------------------------------
 
-    async def watch(self, run_id: str, after: int = 0) -> AsyncIterator[StoredEvent]:
+    async def watch(self, run_id: str, after: int = 0) -> AsyncGenerator[StoredEvent, None]:
         """The run's events after event ``after``: what the store keeps, then the
         live tail, until the run ends. If its owner dies first, a last ``error``
         event (``seq`` 0, type ``WorkerLost``) says so.
@@ -325,7 +325,7 @@ class RunManager:
             raise RunNotFoundError(run_id)
         return self._watch(run_id, after)
 
-    async def _watch(self, run_id: str, after: int) -> AsyncIterator[StoredEvent]:
+    async def _watch(self, run_id: str, after: int) -> AsyncGenerator[StoredEvent, None]:
         owned = self._owned.get(run_id)
         if owned is not None:
             self._attach(owned)
