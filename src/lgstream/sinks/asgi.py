@@ -32,6 +32,7 @@ been attached for ``grace`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import html
 import json
@@ -43,7 +44,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from itertools import islice
-from typing import Any, Final, Literal, Protocol, TypeAlias, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias, TypeVar, get_args
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -64,6 +65,9 @@ from ._encoders import SSEEncoder, dumps
 from ._guard import HostGuard, TrustedHosts
 from ._requests import MAX_BODY, BadRequestError, client_config, parse_json, read_json_body
 from ._workers import SYNC_WORKERS, SyncWorkers
+
+if TYPE_CHECKING:
+    from ..serving.runs import Lifetime, RunManager
 
 __all__ = [
     "NDJSON_MEDIA_TYPE",
@@ -817,6 +821,8 @@ def create_app(
     trusted_hosts: TrustedHosts = "auto",
     cors_origins: Sequence[str] = (),
     sync_workers: int | None = SYNC_WORKERS,
+    runs: RunManager | bool = True,
+    lifetime: Lifetime = "detached",
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -882,6 +888,13 @@ def create_app(
             a pool of this size the serving event loop's default executor (asyncio's
             own has ``min(32, cpus + 4)``, which a few stalled runs fill). ``None``
             leaves the loop's executor alone.
+        runs: durable runs under ``/runs`` (``lgstream.serving.routes``): a
+            ``RunManager`` to use (its store decides who shares the runs: a
+            ``RedisStore`` for several workers), ``True`` for one over a fresh
+            ``MemoryStore``, ``False`` for none.
+        lifetime: what a run started under ``/runs`` does when its viewers leave,
+            unless the request says: ``detached`` runs on, ``attached`` is
+            cancelled after ``grace`` seconds.
 
     Raises:
         UsageError: an unknown stream mode or protocol.
@@ -1019,6 +1032,22 @@ def create_app(
         Route(path, stream_get, methods=["GET"]),
         Route(path, stream_post, methods=["POST"]),
     ]
+    manager: RunManager | None = None
+    if runs is not False:
+        from ..serving.routes import run_routes
+        from ..serving.runs import RunManager
+
+        manager = runs if isinstance(runs, RunManager) else RunManager(grace=grace)
+        routes += run_routes(
+            graph,
+            manager,
+            modes=modes,
+            subgraphs=subgraphs,
+            ops=ops,
+            lifetime=lifetime,
+            keepalive=keepalive,
+            max_body=max_body,
+        )
     if page:
         routes.append(Route("/", index, methods=["GET"]))
     middleware = [
@@ -1035,4 +1064,11 @@ def create_app(
                 allow_headers=["content-type", "last-event-id", "accept"],
             )
         )
-    return Starlette(routes=routes, middleware=middleware)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if manager is not None:  # the runs this worker owns end as cancelled, on record
+            await manager.aclose()
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -1,0 +1,234 @@
+"""The HTTP routes of durable runs, shaped like LangGraph Server's run routes.
+
+=========================================  ===========================================
+``POST   /runs``                           start a run in the background: 202, its facts
+``POST   /runs/stream``                    start a run and stream it
+``GET    /runs/{run_id}``                  the run's facts (status, last event, error)
+``GET    /runs/{run_id}/stream``           join the run's stream after a cursor
+``POST   /runs/{run_id}/cancel``           stop the run, wherever it runs
+=========================================  ===========================================
+
+Streams are SSE (``id: <run_id>:<seq>``), or NDJSON with ``?format=ndjson`` or
+``Accept: application/x-ndjson``. The cursor of a join is ``Last-Event-ID``
+(what ``EventSource`` sends) or ``?after=<seq>`` for clients that cannot set
+headers; without either, the whole run from its first event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Final, get_args
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._sources import GraphLike
+from ..sinks._encoders import dumps
+from ..sinks._requests import BadRequestError, client_config, read_json_body
+from ..sinks.asgi import (
+    NDJSON_MEDIA_TYPE,
+    AnyOperator,
+    Format,
+    _error_value,
+    _parse_event_id,
+    _queued_body,
+    _response,
+    _Wire,
+)
+from .runs import Lifetime, MultitaskStrategy, RunManager
+from .stores import RunGapError, RunInfo, RunNotFoundError, StoredEvent, ThreadBusyError
+
+__all__ = ["info_json", "run_routes"]
+
+_LIFETIMES: Final = get_args(Lifetime)
+_STRATEGIES: Final = get_args(MultitaskStrategy)
+_START_FIELDS: Final = frozenset({"input", "config", "lifetime", "multitask_strategy"})
+
+
+def info_json(info: RunInfo) -> dict[str, Any]:
+    """A run's facts as the routes answer them (the owner's name stays inside)."""
+    return {
+        "run_id": info.run_id,
+        "thread_id": info.thread_id,
+        "status": info.status,
+        "lifetime": info.lifetime,
+        "last_seq": info.last_seq,
+        "first_seq": info.first_seq,
+        "owner_alive": info.owner_alive,
+        "stop_requested": info.stop_requested,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "error": dict(info.error) if info.error is not None else None,
+    }
+
+
+def _refused(status: int, message: str, **fields: Any) -> JSONResponse:
+    return JSONResponse(
+        {"error": message, **fields}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _format(request: Request) -> Format:
+    asked = request.query_params.get("format")
+    if asked is not None:
+        if asked not in ("sse", "ndjson"):
+            raise BadRequestError(f"format is sse or ndjson for a run's stream, got {asked!r}")
+        return asked  # type: ignore[return-value]
+    return "ndjson" if NDJSON_MEDIA_TYPE in request.headers.get("accept", "") else "sse"
+
+
+def _cursor(request: Request, run_id: str) -> int:
+    """Where a join starts: after this event (0: from the first)."""
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id:
+        parsed = _parse_event_id(last_event_id)
+        if parsed is None or parsed[0] != run_id:
+            raise BadRequestError(f"Last-Event-ID {last_event_id[:100]!r} is not {run_id}:<seq>")
+        return parsed[1]
+    after = request.query_params.get("after")
+    if after is None:
+        return 0
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
+        raise BadRequestError(f"after is an event number (0, 1, 2...), got {after[:40]!r}")
+    return int(after)
+
+
+def _stream(
+    manager: RunManager, run_id: str, after: int, fmt: Format, keepalive: float | None
+) -> Response:
+    """The response that streams a run's events after ``after``."""
+    wire = _Wire(run_id, fmt)
+
+    async def fill(put: Callable[[StoredEvent], Awaitable[None]]) -> None:
+        try:
+            async for event in await manager.watch(run_id, after):
+                await put(event)
+        except RunGapError as gap:  # this reader fell behind what the store keeps
+            await put(StoredEvent(0, "error", dumps(_error_value(run_id, "ResumeError", str(gap)))))
+
+    # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
+    body: AsyncIterator[bytes] = _queued_body(
+        fill, wire.encode, keepalive if fmt == "ndjson" else None, b"\n"
+    )
+    response = _response(body, fmt, keepalive)
+    response.headers["X-Run-Id"] = run_id
+    return response
+
+
+def run_routes(
+    graph: GraphLike,
+    manager: RunManager,
+    *,
+    prefix: str = "/runs",
+    modes: str | Sequence[str] | None = None,
+    subgraphs: bool = False,
+    ops: Callable[[], Sequence[AnyOperator]] | None = None,
+    lifetime: Lifetime = "detached",
+    keepalive: float | None = 15.0,
+    max_body: int,
+) -> list[Route]:
+    """The routes above for runs of ``graph`` managed by ``manager``.
+
+    A start's body is ``{"input": ..., "config": {...}, "lifetime": "attached" |
+    "detached", "multitask_strategy": "reject" | "interrupt"}`` (``config`` as
+    ``create_app`` checks it; ``lifetime`` defaults to ``lifetime``). A thread
+    (``config.configurable.thread_id``) with a live run answers 409 unless the
+    strategy is ``interrupt``.
+    """
+
+    async def start(request: Request) -> RunInfo:
+        body = await read_json_body(request, max_body)
+        if not isinstance(body, dict):
+            raise BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
+        unknown = sorted(set(body) - _START_FIELDS)
+        if unknown:
+            raise BadRequestError(
+                f"unknown fields {', '.join(unknown)} (a run takes"
+                f" {', '.join(sorted(_START_FIELDS))})"
+            )
+        if "input" not in body:
+            raise BadRequestError("the request needs an input")
+        run_lifetime = body.get("lifetime", lifetime)
+        if run_lifetime not in _LIFETIMES:
+            raise BadRequestError(f"lifetime is attached or detached, got {run_lifetime!r}")
+        strategy = body.get("multitask_strategy", "reject")
+        if strategy not in _STRATEGIES:
+            raise BadRequestError(f"multitask_strategy is reject or interrupt, got {strategy!r}")
+        return await manager.start(
+            graph,
+            body["input"],
+            lifetime=run_lifetime,
+            modes=modes,
+            config=client_config(body.get("config")),
+            subgraphs=subgraphs,
+            ops=ops() if ops is not None else (),
+            multitask_strategy=strategy,
+        )
+
+    async def create(request: Request) -> Response:
+        try:
+            info = await start(request)
+        except BadRequestError as error:
+            return _refused(error.status, str(error))
+        except ThreadBusyError as busy:
+            return _refused(409, str(busy), run_id=busy.run_id)
+        return JSONResponse(
+            info_json(info), status_code=202, headers={"Location": f"{prefix}/{info.run_id}"}
+        )
+
+    async def create_and_stream(request: Request) -> Response:
+        try:
+            fmt = _format(request)
+            info = await start(request)
+        except BadRequestError as error:
+            return _refused(error.status, str(error))
+        except ThreadBusyError as busy:
+            return _refused(409, str(busy), run_id=busy.run_id)
+        response = _stream(manager, info.run_id, 0, fmt, keepalive)
+        response.headers["Content-Location"] = f"{prefix}/{info.run_id}"
+        return response
+
+    async def join(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        try:
+            fmt = _format(request)
+            after = _cursor(request, run_id)
+        except BadRequestError as error:
+            return _refused(error.status, str(error))
+        info = await manager.info(run_id)
+        if info is None:
+            return _refused(404, str(RunNotFoundError(run_id)))
+        if after > info.last_seq:
+            return _refused(400, f"run {run_id} has no event {after} yet", run_id=run_id)
+        if after < info.last_seq and after + 1 < info.first_seq:
+            return _refused(410, str(RunGapError(run_id, after, info.first_seq)), run_id=run_id)
+        if not info.live and after == info.last_seq:
+            # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
+            return Response(status_code=204)
+        response = _stream(manager, run_id, after, fmt, keepalive)
+        response.headers["Content-Location"] = f"{prefix}/{run_id}"
+        return response
+
+    async def facts(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        info = await manager.info(run_id)
+        if info is None:
+            return _refused(404, str(RunNotFoundError(run_id)))
+        return JSONResponse(info_json(info), headers={"Cache-Control": "no-store"})
+
+    async def cancel(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        try:
+            info = await manager.stop(run_id)
+        except RunNotFoundError as missing:
+            return _refused(404, str(missing))
+        return JSONResponse(info_json(info), status_code=202 if info.live else 200)
+
+    return [
+        Route(prefix, create, methods=["POST"]),
+        Route(f"{prefix}/stream", create_and_stream, methods=["POST"]),
+        Route(f"{prefix}/{{run_id}}", facts, methods=["GET"]),
+        Route(f"{prefix}/{{run_id}}/stream", join, methods=["GET"]),
+        Route(f"{prefix}/{{run_id}}/cancel", cancel, methods=["POST"]),
+    ]
