@@ -27,6 +27,9 @@ from ._record import Recorder as Recorder
 from ._record import areplay as areplay
 from ._record import record as record
 from ._record import replay as replay
+from ._redis_server import RedisServer as RedisServer
+from ._redis_server import RedisServerError as RedisServerError
+from ._redis_server import redis_server_binary as redis_server_binary
 
 __all__ = [
     "CASSETTE_VERSION",
@@ -44,6 +47,8 @@ __all__ = [
     "ReasoningStyle",
     "RecordedError",
     "Recorder",
+    "RedisServer",
+    "RedisServerError",
     "Reply",
     "ScriptCall",
     "ScriptExhaustedError",
@@ -54,6 +59,7 @@ __all__ = [
     "assert_events",
     "block_network",
     "record",
+    "redis_server_binary",
     "replay",
     "split_tokens",
 ]
