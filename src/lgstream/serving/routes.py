@@ -16,6 +16,8 @@ headers; without either, the whole run from its first event.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final, get_args
 
@@ -37,13 +39,24 @@ from ..sinks.asgi import (
     _Wire,
 )
 from .runs import Lifetime, MultitaskStrategy, RunManager
-from .stores import RunGapError, RunInfo, RunNotFoundError, StoredEvent, ThreadBusyError
+from .stores import (
+    RunGapError,
+    RunInfo,
+    RunNotFoundError,
+    StoredEvent,
+    StoreError,
+    ThreadBusyError,
+)
 
 __all__ = ["info_json", "run_routes"]
 
 _LIFETIMES: Final = get_args(Lifetime)
 _STRATEGIES: Final = get_args(MultitaskStrategy)
 _START_FIELDS: Final = frozenset({"input", "config", "lifetime", "multitask_strategy"})
+_UNAVAILABLE: Final = "the run store is not answering; try again shortly"
+_logger = logging.getLogger("lgstream.serve")
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def info_json(info: RunInfo) -> dict[str, Any]:
@@ -67,6 +80,23 @@ def _refused(status: int, message: str, **fields: Any) -> JSONResponse:
     return JSONResponse(
         {"error": message, **fields}, status_code=status, headers={"Cache-Control": "no-store"}
     )
+
+
+def _store_failures(handler: Handler) -> Handler:
+    """A store that fails (Redis down) is a 503 the client may retry, not a 500;
+    what failed goes to the log, not to the client."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except StoreError as error:
+            _logger.error("%s %s: %s", request.method, request.url.path, error)
+            response = _refused(503, _UNAVAILABLE)
+            response.headers["Retry-After"] = "1"
+            return response
+
+    return guarded
 
 
 def _format(request: Request) -> Format:
@@ -105,7 +135,13 @@ def _stream(
             async for event in await manager.watch(run_id, after):
                 await put(event)
         except RunGapError as gap:  # this reader fell behind what the store keeps
-            await put(StoredEvent(0, "error", dumps(_error_value(run_id, "ResumeError", str(gap)))))
+            await put(_error_event(run_id, "ResumeError", str(gap)))
+        except RunNotFoundError:  # expired, deleted, or the store restarted empty
+            message = f"the run store no longer has run {run_id} (it expired or was lost)"
+            await put(_error_event(run_id, "RunLost", message))
+        except StoreError as error:
+            _logger.error("run %s: reading its events failed: %s", run_id, error)
+            await put(_error_event(run_id, "StoreUnavailable", _UNAVAILABLE))
 
     # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
     body: AsyncIterator[bytes] = _queued_body(
@@ -114,6 +150,10 @@ def _stream(
     response = _response(body, fmt, keepalive)
     response.headers["X-Run-Id"] = run_id
     return response
+
+
+def _error_event(run_id: str, kind: str, message: str) -> StoredEvent:
+    return StoredEvent(0, "error", dumps(_error_value(run_id, kind, message)))
 
 
 def run_routes(
@@ -226,9 +266,12 @@ def run_routes(
         return JSONResponse(info_json(info), status_code=202 if info.live else 200)
 
     return [
-        Route(prefix, create, methods=["POST"]),
-        Route(f"{prefix}/stream", create_and_stream, methods=["POST"]),
-        Route(f"{prefix}/{{run_id}}", facts, methods=["GET"]),
-        Route(f"{prefix}/{{run_id}}/stream", join, methods=["GET"]),
-        Route(f"{prefix}/{{run_id}}/cancel", cancel, methods=["POST"]),
+        Route(path, _store_failures(handler), methods=[method])
+        for path, handler, method in (
+            (prefix, create, "POST"),
+            (f"{prefix}/stream", create_and_stream, "POST"),
+            (f"{prefix}/{{run_id}}", facts, "GET"),
+            (f"{prefix}/{{run_id}}/stream", join, "GET"),
+            (f"{prefix}/{{run_id}}/cancel", cancel, "POST"),
+        )
     ]
