@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
@@ -56,6 +56,7 @@ HEARTBEAT: Final = 0.5
 """Seconds between an owner's heartbeats: a stop from another worker takes effect
 within this, a dead owner is noticed within the store's ``liveness``."""
 
+_RETRY_DELAYS: Final = (0.2, 0.5, 1.0)  # seconds between tries of a failed append
 _INTERRUPT_WAIT: Final = 10.0  # seconds to wait for an interrupted run to end
 _logger = logging.getLogger("lgstream.serve")
 
@@ -70,23 +71,34 @@ class _Owned:
     viewers: int = 0
     idle: asyncio.TimerHandle | None = None
     stopped: bool = False  # a stop was asked for (not a viewer leaving)
+    lost: str | None = None  # why the store cannot keep the run any more
+    ending: bool = False  # its task is writing its end: not to be cancelled
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class _Writer:
     """Writes a run's events to the store in order, coalescing what piles up while
-    a write is under way into one append (one round trip for a burst of tokens)."""
+    a write is under way into one append (one round trip for a burst of tokens).
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
+    A failed append is tried again a few times (the store may be restarting);
+    when the store has lost the run, or keeps failing, ``on_lost`` is told why
+    and later events are dropped: the run cannot be watched any more.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, on_lost: Callable[[str], None]) -> None:
         self._store = store
         self._run_id = run_id
+        self._on_lost = on_lost
         self._pending: list[StoredEvent] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self.lost = False
         self.seq = 0
         self._task = asyncio.ensure_future(self._write())
 
     def emit(self, name: str, value: Any) -> None:
+        if self.lost:
+            return
         self.seq += 1
         self._pending.append(StoredEvent(self.seq, name, dumps(value)))
         self._wake.set()
@@ -95,11 +107,37 @@ class _Writer:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
+            while self._pending and not self.lost:
                 batch, self._pending = self._pending, []
-                await self._store.append(self._run_id, batch)
-            if self._closing:
+                await self._append(batch)
+            if self._closing or self.lost:
                 return
+
+    async def _append(self, batch: list[StoredEvent]) -> None:
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                await self._store.append(self._run_id, batch)
+                return
+            except RunNotFoundError:
+                why = "the run store no longer has the run (it expired or restarted empty)"
+                break
+            except Exception as error:
+                why = f"the run store failed: {error}"
+                if delay is None:
+                    break
+                _logger.warning("run %s: writing events failed, retrying", self._run_id)
+                await asyncio.sleep(delay)
+                # The failed append may have landed (its answer lost): skip what did.
+                with contextlib.suppress(Exception):
+                    info = await self._store.info(self._run_id)
+                    if info is not None:
+                        batch = [event for event in batch if event.seq > info.last_seq]
+                if not batch:
+                    return
+        self.lost = True
+        self._pending = []
+        _logger.error("run %s: stopped, its events cannot be stored: %s", self._run_id, why)
+        self._on_lost(why)
 
     async def close(self) -> None:
         """Write what is pending, then stop."""
@@ -219,22 +257,26 @@ class RunManager:
 
     async def _own(self, owned: _Owned, events: AsyncEventStream[Any]) -> None:
         run_id = owned.run_id
-        writer = _Writer(self.store, run_id)
+        writer = _Writer(self.store, run_id, lambda why: self._lose(owned, why))
         beat = asyncio.ensure_future(self._beat(owned))
         status: RunStatus = "cancelled"
         error: Mapping[str, str] | None = None
         try:
             status, error = await self._produce(run_id, events, writer)
         except asyncio.CancelledError:
-            why = (
-                "it was stopped"
-                if owned.stopped
-                else f"no client listened for {self.grace} s (an attached run)"
-            )
-            value = _error_value(run_id, "RunCancelled", f"the run was cancelled: {why}")
-            writer.emit("error", value)
-            status, error = "cancelled", {"type": "RunCancelled", "message": str(value["message"])}
+            if owned.lost is not None:
+                status, error = "failed", {"type": "StoreLost", "message": owned.lost}
+            else:
+                why = (
+                    "it was stopped"
+                    if owned.stopped
+                    else f"no client listened for {self.grace} s (an attached run)"
+                )
+                value = _error_value(run_id, "RunCancelled", f"the run was cancelled: {why}")
+                writer.emit("error", value)
+                status, error = "cancelled", _client_error(value)
         finally:
+            owned.ending = True  # from here on, nothing cancels the task
             beat.cancel()
             try:
                 await writer.close()
@@ -242,6 +284,8 @@ class RunManager:
                 _logger.exception("run %s: writing its events to the store failed", run_id)
             try:
                 await self.store.finish(run_id, status, error)
+            except RunNotFoundError:
+                pass  # the store lost the run: said when it was noticed
             except Exception:
                 _logger.exception("run %s: recording its end in the store failed", run_id)
             self._forget(owned)
@@ -296,6 +340,9 @@ class RunManager:
             await asyncio.sleep(self.heartbeat)
             try:
                 stop = await self.store.heartbeat(owned.run_id, self.worker_id)
+            except RunNotFoundError:
+                self._lose(owned, "the run store no longer has the run (it expired or restarted)")
+                return
             except Exception:  # the store is down: keep running, try again
                 _logger.warning("run %s: heartbeat failed", owned.run_id, exc_info=True)
                 continue
@@ -303,6 +350,12 @@ class RunManager:
                 owned.stopped = True
                 owned.task.cancel()
                 return
+
+    def _lose(self, owned: _Owned, why: str) -> None:
+        """The store cannot keep the run: stop it, nobody can watch it any more."""
+        if owned.lost is None and owned.task is not None and not owned.ending:
+            owned.lost = why
+            owned.task.cancel()
 
     def _forget(self, owned: _Owned) -> None:
         if owned.idle is not None:
@@ -367,7 +420,7 @@ class RunManager:
     def _idle_later(self, owned: _Owned) -> None:
         def cancel_if_idle() -> None:
             owned.idle = None
-            if owned.viewers == 0 and owned.task is not None:
+            if owned.viewers == 0 and owned.task is not None and not owned.ending:
                 owned.task.cancel()
 
         owned.idle = asyncio.get_running_loop().call_later(self.grace, cancel_if_idle)
@@ -387,7 +440,7 @@ class RunManager:
         """
         info = await self.store.request_stop(run_id)
         owned = self._owned.get(run_id)
-        if owned is not None and owned.task is not None and info.live:
+        if owned is not None and owned.task is not None and info.live and not owned.ending:
             owned.stopped = True
             owned.task.cancel()
         return info
