@@ -30,11 +30,14 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from langgraph.pregel.protocol import PregelProtocol
 
 import lgstream as lgs
+
+if TYPE_CHECKING:
+    from .serving.runs import RunManager
 
 from . import demo as seed
 from ._loopback import is_loopback
@@ -251,6 +254,21 @@ def _parser() -> argparse.ArgumentParser:
         help="a web origin whose pages may call the server (repeatable; '*' for any)",
     )
     serve.add_argument(
+        "--store",
+        default="memory",
+        metavar="URL",
+        help=(
+            "where /runs keeps runs: 'memory' (default, this process) or a redis:// URL"
+            " shared by several workers (needs the redis extra)"
+        ),
+    )
+    serve.add_argument(
+        "--lifetime",
+        choices=["attached", "detached"],
+        default="detached",
+        help="what a /runs run does when its viewers leave (default detached: runs on)",
+    )
+    serve.add_argument(
         "--sync-workers",
         type=int,
         default=None,
@@ -364,6 +382,24 @@ def _takes_no_arguments(function: Any) -> bool:
         p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         for p in signature.parameters.values()
     )
+
+
+def _run_manager(store: str) -> RunManager:
+    """The ``RunManager`` for ``lgstream serve --store``."""
+    from .serving.runs import RunManager
+
+    if store == "memory":
+        return RunManager()
+    if not store.startswith(("redis://", "rediss://", "unix://")):
+        raise CliError(f"--store is 'memory' or a redis:// URL, got {store!r}")
+    try:
+        from .serving.stores.redis import RedisStore
+    except ModuleNotFoundError as error:
+        raise CliError(
+            f"--store {store.partition('@')[2] or 'redis'} needs the redis extra"
+            f" ({error.name} is missing): pip install 'lgstream[redis]'"
+        ) from error
+    return RunManager(RedisStore(store))
 
 
 def _parse_input(text: str) -> Any:
@@ -519,6 +555,8 @@ def _serve(args: argparse.Namespace) -> int:
         protocol=args.format,
         cors_origins=args.cors_origin,
         **({} if args.sync_workers is None else {"sync_workers": args.sync_workers}),
+        runs=_run_manager(args.store),
+        lifetime=args.lifetime,
     )
     if args.shutdown_timeout < 0:
         raise CliError(f"--shutdown-timeout is seconds >= 0, got {args.shutdown_timeout:g}")
