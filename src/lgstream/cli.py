@@ -61,7 +61,12 @@ EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):
-    """A usage problem the CLI reports in one line, exiting with 2."""
+    """A problem the CLI reports in one line, exiting with ``code`` (2, bad
+    arguments, unless said otherwise)."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -399,7 +404,29 @@ def _run_manager(store: str) -> RunManager:
             f"--store {store.partition('@')[2] or 'redis'} needs the redis extra"
             f" ({error.name} is missing): pip install 'lgstream[redis]'"
         ) from error
-    return RunManager(RedisStore(store))
+    manager = RunManager(RedisStore(store))
+    _check_reachable(manager.store)
+    return manager
+
+
+def _check_reachable(store: Any) -> None:
+    """Fail at start, in one line, when the run store's Redis does not answer (not
+    at the first request, as a 503)."""
+    import redis
+
+    from .serving.stores.redis import _masked
+
+    client = redis.Redis.from_url(store.url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise CliError(
+            f"--store: the Redis at {_masked(store.url)} does not answer"
+            f" ({type(error).__name__}: {error}); start it, or point --store at one that runs",
+            EXIT_RUN_FAILED,
+        ) from None
+    finally:
+        client.close()
 
 
 def _parse_input(text: str) -> Any:
@@ -603,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args)
     except (CliError, lgs.LgstreamError) as error:
         print(f"lgstream {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.code if isinstance(error, CliError) else EXIT_USAGE
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
