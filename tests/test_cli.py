@@ -396,8 +396,10 @@ def sse_data(text: str) -> list[str]:
     """The ``data:`` of every SSE frame; the frames are ``data: ...`` and ``\\n\\n``."""
     frames = text.split("\n\n")
     assert frames[-1] == ""
-    assert all(frame.startswith("data: ") for frame in frames[:-1])
-    return [frame[6:] for frame in frames[:-1]]
+    # A served protocol run's frames may carry an `id:` line first (for resuming).
+    frames = [f.split("\n", 1)[1] if f.startswith("id: ") else f for f in frames[:-1]]
+    assert all(frame.startswith("data: ") and "\n" not in frame for frame in frames)
+    return [frame[6:] for frame in frames]
 
 
 def test_run_agui(graph_file: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:

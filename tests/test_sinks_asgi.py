@@ -482,10 +482,20 @@ VERCEL_BODY = {
 PROTOCOL_BODIES = {"agui": AGUI_BODY, "vercel": VERCEL_BODY}
 
 
+@pytest.mark.parametrize("runs", [True, False], ids=["stored", "direct"])
 @pytest.mark.parametrize("protocol", ["agui", "vercel"])
-def test_a_protocol_response_streams_and_a_disconnect_cancels_the_run(protocol: str) -> None:
+def test_a_protocol_response_streams_and_a_disconnect_cancels_the_run(
+    protocol: str, runs: bool
+) -> None:
     model = FakeChatModel(script=[LONG_ANSWER], delay=0.01)
-    app = create_app(lgs.graphs.chat(model), replay=False, protocol=protocol)  # type: ignore[arg-type]
+    # Stored (a durable run, attached): cancelled `grace` after its client left.
+    app = create_app(
+        lgs.graphs.chat(model),
+        replay=False,
+        protocol=protocol,  # type: ignore[arg-type]
+        runs=runs,
+        grace=0.1,
+    )
     with serving(app) as url:
         with (
             httpx.Client(timeout=10) as client,

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Final, get_args
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, cast, get_args
 
+from langchain_core.runnables import RunnableConfig
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._sources import GraphLike
+from ..protocols import PROTOCOL_MODES
 from ..sinks._encoders import dumps
 from ..sinks._requests import BadRequestError, client_config, read_json_body
 from ..sinks.asgi import (
+    _KEEPALIVE,
     NDJSON_MEDIA_TYPE,
     AnyOperator,
     Format,
@@ -38,8 +41,10 @@ from ..sinks.asgi import (
     _response,
     _Wire,
 )
+from .frames import PROTOCOLS, FrameWire, protocol_encoder, protocol_media
 from .runs import Lifetime, MultitaskStrategy, RunManager
 from .stores import (
+    RunExistsError,
     RunGapError,
     RunInfo,
     RunNotFoundError,
@@ -48,7 +53,7 @@ from .stores import (
     ThreadBusyError,
 )
 
-__all__ = ["info_json", "run_routes"]
+__all__ = ["info_json", "run_routes", "start_protocol_run", "stream_run", "thread_route"]
 
 _LIFETIMES: Final = get_args(Lifetime)
 _STRATEGIES: Final = get_args(MultitaskStrategy)
@@ -99,12 +104,19 @@ def _store_failures(handler: Handler) -> Handler:
     return guarded
 
 
-def _format(request: Request) -> Format:
+def _format(request: Request, info: RunInfo | None = None) -> str:
+    """What a stream is written in: a protocol run's own protocol, else SSE or NDJSON."""
     asked = request.query_params.get("format")
+    if info is not None and info.format in PROTOCOLS:
+        if asked is not None and asked != info.format:
+            raise BadRequestError(
+                f"run {info.run_id} streams {info.format} frames; it has no format {asked[:20]!r}"
+            )
+        return info.format
     if asked is not None:
         if asked not in ("sse", "ndjson"):
             raise BadRequestError(f"format is sse or ndjson for a run's stream, got {asked!r}")
-        return asked  # type: ignore[return-value]
+        return asked
     return "ndjson" if NDJSON_MEDIA_TYPE in request.headers.get("accept", "") else "sse"
 
 
@@ -124,11 +136,11 @@ def _cursor(request: Request, run_id: str) -> int:
     return int(after)
 
 
-def _stream(
-    manager: RunManager, run_id: str, after: int, fmt: Format, keepalive: float | None
+def stream_run(
+    manager: RunManager, run_id: str, after: int, fmt: str, keepalive: float | None
 ) -> Response:
-    """The response that streams a run's events after ``after``."""
-    wire = _Wire(run_id, fmt)
+    """The response that streams a run's events after ``after``: SSE or NDJSON of
+    lgstream's events, or a protocol run's frames."""
 
     async def fill(put: Callable[[StoredEvent], Awaitable[None]]) -> None:
         try:
@@ -143,13 +155,38 @@ def _stream(
             _logger.error("run %s: reading its events failed: %s", run_id, error)
             await put(_error_event(run_id, "StoreUnavailable", _UNAVAILABLE))
 
-    # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
-    body: AsyncIterator[bytes] = _queued_body(
-        fill, wire.encode, keepalive if fmt == "ndjson" else None, b"\n"
-    )
-    response = _response(body, fmt, keepalive)
+    response: Response
+    if fmt in PROTOCOLS:
+        frames = FrameWire(run_id, fmt)
+        media_type, headers = protocol_media(fmt)
+        body = _queued_body(
+            fill,
+            lambda event: frames.encode(event.seq, event.name, event.data),
+            keepalive,
+            _KEEPALIVE,
+        )
+        response = StreamingResponse(body, media_type=media_type, headers=dict(headers))
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        wire = _Wire(run_id, cast("Format", fmt))
+        # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
+        body = _queued_body(fill, wire.encode, keepalive if fmt == "ndjson" else None, b"\n")
+        response = _response(body, cast("Format", fmt), keepalive)
     response.headers["X-Run-Id"] = run_id
     return response
+
+
+def _refuse_cursor(info: RunInfo, after: int) -> Response | None:
+    """Why a join of ``info``'s run after event ``after`` cannot stream, if it cannot."""
+    run_id = info.run_id
+    if after > info.last_seq:
+        return _refused(400, f"run {run_id} has no event {after} yet", run_id=run_id)
+    if after < info.last_seq and after + 1 < info.first_seq:
+        return _refused(410, str(RunGapError(run_id, after, info.first_seq)), run_id=run_id)
+    if not info.live and after == info.last_seq:
+        # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
+        return Response(status_code=204)
+    return None
 
 
 def _error_event(run_id: str, kind: str, message: str) -> StoredEvent:
@@ -225,28 +262,24 @@ def run_routes(
             return _refused(error.status, str(error))
         except ThreadBusyError as busy:
             return _refused(409, str(busy), run_id=busy.run_id)
-        response = _stream(manager, info.run_id, 0, fmt, keepalive)
+        response = stream_run(manager, info.run_id, 0, fmt, keepalive)
         response.headers["Content-Location"] = f"{prefix}/{info.run_id}"
         return response
 
     async def join(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        try:
-            fmt = _format(request)
-            after = _cursor(request, run_id)
-        except BadRequestError as error:
-            return _refused(error.status, str(error))
         info = await manager.info(run_id)
         if info is None:
             return _refused(404, str(RunNotFoundError(run_id)))
-        if after > info.last_seq:
-            return _refused(400, f"run {run_id} has no event {after} yet", run_id=run_id)
-        if after < info.last_seq and after + 1 < info.first_seq:
-            return _refused(410, str(RunGapError(run_id, after, info.first_seq)), run_id=run_id)
-        if not info.live and after == info.last_seq:
-            # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
-            return Response(status_code=204)
-        response = _stream(manager, run_id, after, fmt, keepalive)
+        try:
+            fmt = _format(request, info)
+            after = _cursor(request, run_id)
+        except BadRequestError as error:
+            return _refused(error.status, str(error))
+        refused = _refuse_cursor(info, after)
+        if refused is not None:
+            return refused
+        response = stream_run(manager, run_id, after, fmt, keepalive)
         response.headers["Content-Location"] = f"{prefix}/{run_id}"
         return response
 
@@ -275,3 +308,75 @@ def run_routes(
             (f"{prefix}/{{run_id}}/cancel", cancel, "POST"),
         )
     ]
+
+
+def thread_route(path: str, manager: RunManager, *, keepalive: float | None) -> Route:
+    """``GET {path}/{thread_id}/stream``: the thread's live run, from its first event
+    (or after ``Last-Event-ID``); 204 when the thread has none. This is the route
+    the Vercel AI SDK's ``useChat({resume: true})`` reconnects to (with the chat's
+    id as the thread), and any client may use it to find a thread's run again."""
+
+    async def live(request: Request) -> Response:
+        thread_id = request.path_params["thread_id"]
+        run_id = await manager.store.live_run(thread_id)
+        info = await manager.info(run_id) if run_id is not None else None
+        if info is None or not info.live:
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        try:
+            fmt = _format(request, info)
+            after = _cursor(request, info.run_id) if "last-event-id" in request.headers else 0
+        except BadRequestError as error:
+            return _refused(error.status, str(error))
+        refused = _refuse_cursor(info, after)
+        if refused is not None:
+            return refused
+        return stream_run(manager, info.run_id, after, fmt, keepalive)
+
+    return Route(f"{path.rstrip('/')}/{{thread_id}}/stream", _store_failures(live), methods=["GET"])
+
+
+async def start_protocol_run(
+    manager: RunManager,
+    graph: GraphLike,
+    input: Any,
+    *,
+    protocol: str,
+    config: RunnableConfig | None,
+    subgraphs: bool,
+    ops: Sequence[AnyOperator],
+    keepalive: float | None,
+    lifetime: Lifetime,
+    run_id: str | None,
+    thread_id: str | None,
+    protocol_run_id: str | None,
+    interrupt_outcome: bool,
+) -> Response:
+    """Start a protocol run (``POST {path}`` in AG-UI or Vercel) and stream its
+    frames. A conversation (``thread_id``) with a live run has it stopped first:
+    the newest turn wins, as in a chat UI."""
+    encoder = protocol_encoder(
+        protocol,
+        thread_id=thread_id,
+        run_id=protocol_run_id or run_id,
+        interrupt_outcome=interrupt_outcome,
+    )
+    try:
+        info = await manager.start(
+            graph,
+            input,
+            lifetime=lifetime,
+            modes=PROTOCOL_MODES,
+            config=config,
+            subgraphs=subgraphs,
+            ops=ops,
+            thread_id=thread_id,
+            multitask_strategy="interrupt",
+            run_id=run_id,
+            format=protocol,
+            encoder=encoder,
+        )
+    except RunExistsError as exists:
+        return _refused(409, str(exists), run_id=exists.run_id)
+    except ThreadBusyError as busy:  # its run did not stop in time
+        return _refused(409, str(busy), run_id=busy.run_id)
+    return stream_run(manager, info.run_id, 0, protocol, keepalive)

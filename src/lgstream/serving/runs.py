@@ -19,8 +19,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal, Protocol, TypeAlias
 
 from langchain_core.runnables import RunnableConfig
 
@@ -28,8 +28,16 @@ from .._errors import UsageError
 from .._events import RunFailed, RunFinished, to_jsonable
 from .._pipeline import AsyncEventStream
 from .._sources import DEFAULT_MODES, GraphLike, astream
+from ..protocols._drive import Encoder
 from ..sinks._encoders import dumps
-from ..sinks.asgi import AnyOperator, _error_value, _failure, _log_failure, _run_config
+from ..sinks.asgi import (
+    AnyOperator,
+    _error_value,
+    _failure,
+    _log_failure,
+    _run_config,
+    _shown,
+)
 from .stores import (
     NewRun,
     RunInfo,
@@ -97,10 +105,15 @@ class _Writer:
         self._task = asyncio.ensure_future(self._write())
 
     def emit(self, name: str, value: Any) -> None:
+        """Store ``value`` as JSON, under ``name``."""
+        self.emit_text(name, dumps(value))
+
+    def emit_text(self, name: str, data: str) -> None:
+        """Store ``data`` as it is (an encoded protocol frame)."""
         if self.lost:
             return
         self.seq += 1
-        self._pending.append(StoredEvent(self.seq, name, dumps(value)))
+        self._pending.append(StoredEvent(self.seq, name, data))
         self._wake.set()
 
     async def _write(self) -> None:
@@ -144,6 +157,69 @@ class _Writer:
         self._closing = True
         self._wake.set()
         await self._task
+
+
+class _Output(Protocol):
+    """How a run's items become stored events: lgstream's events as JSON, or a UI
+    protocol's frames."""
+
+    def item(self, item: Any) -> None: ...
+
+    def failed(self, value: Mapping[str, Any], event: RunFailed) -> None:
+        """The run failed: ``value`` is lgstream's error event, ``event`` what a
+        client may read of it."""
+
+    def cancelled(self, value: Mapping[str, Any]) -> None: ...
+
+    def end(self) -> None:
+        """The run is over, whatever happened (called last)."""
+
+
+class _EventOutput:
+    """lgstream's events, one stored event each (SSE and NDJSON)."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
+
+    def item(self, item: Any) -> None:
+        # Operators such as text() let out plain values, not events.
+        self._writer.emit(getattr(item, "kind", "message"), to_jsonable(item))
+
+    def failed(self, value: Mapping[str, Any], event: RunFailed) -> None:
+        self._writer.emit("error", value)
+
+    def cancelled(self, value: Mapping[str, Any]) -> None:
+        self._writer.emit("error", value)
+
+    def end(self) -> None:
+        pass
+
+
+class _FrameOutput:
+    """A UI protocol's frames (AG-UI, Vercel), encoded once by the owner: every
+    viewer gets the same bytes."""
+
+    def __init__(self, writer: _Writer, encoder: Encoder[Any]) -> None:
+        self._writer = writer
+        self._encoder = encoder
+
+    def _put(self, parts: list[Any]) -> None:
+        for part in parts:
+            self._writer.emit_text("frame", self._encoder.frame(part).decode())
+
+    def item(self, item: Any) -> None:
+        self._put(self._encoder.feed(item))
+
+    def failed(self, value: Mapping[str, Any], event: RunFailed) -> None:
+        self._put(self._encoder.feed(event))
+
+    def cancelled(self, value: Mapping[str, Any]) -> None:
+        self._put(self._encoder.close(cancelled=True))
+
+    def end(self) -> None:
+        self._put(self._encoder.close())  # nothing when the run already ended
+        if self._encoder.trailer:
+            self._writer.emit_text("frame", self._encoder.trailer.decode())
 
 
 class RunManager:
@@ -191,12 +267,17 @@ class RunManager:
         thread_id: str | None = None,
         multitask_strategy: MultitaskStrategy = "reject",
         metadata: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+        format: str = "events",
+        encoder: Callable[[], Encoder[Any]] | None = None,
     ) -> RunInfo:
         """Start a run of ``graph`` in the background; its facts, ``pending``.
 
-        The run's id is a fresh UUID (unguessable: knowing it is what lets a
-        client watch and stop the run). ``thread_id`` (else the config's
-        ``configurable.thread_id``) groups runs: one live run per thread.
+        The run's id is ``run_id`` (a UUID), else a fresh one (unguessable:
+        knowing it is what lets a client watch and stop the run). ``thread_id``
+        (else the config's ``configurable.thread_id``) groups runs: one live run
+        per thread. A protocol run (``format`` ``"agui"`` or ``"vercel"``) stores
+        the frames of ``encoder()`` instead of lgstream's events.
 
         Raises:
             ThreadBusyError: the thread has a live run and the strategy is
@@ -208,7 +289,9 @@ class RunManager:
             raise UsageError(
                 f"multitask_strategy is 'reject' or 'interrupt', got {multitask_strategy!r}"
             )
-        run_config, run_id = _run_config(config, str(uuid.uuid4()))
+        if (format == "events") != (encoder is None):
+            raise UsageError("a run stores lgstream's events, or a protocol's frames with encoder=")
+        run_config, run_id = _run_config(config, run_id or str(uuid.uuid4()))
         if thread_id is None:
             found = (run_config.get("configurable") or {}).get("thread_id")
             thread_id = str(found) if found is not None else None
@@ -216,6 +299,7 @@ class RunManager:
             run_id=run_id,
             owner=self.worker_id,
             thread_id=thread_id,
+            format=format,
             lifetime=lifetime,
             metadata=dict(metadata or {}),
         )
@@ -235,7 +319,7 @@ class RunManager:
             raise_errors=False,
         ).pipe(*ops)
         owned = self._owned[run_id] = _Owned(run_id, lifetime)
-        owned.task = asyncio.ensure_future(self._own(owned, events))
+        owned.task = asyncio.ensure_future(self._own(owned, events, encoder))
         owned.task.add_done_callback(lambda _: self._if_never_started(owned))
         if lifetime == "attached":
             self._idle_later(owned)  # nobody may ever come
@@ -255,14 +339,22 @@ class RunManager:
 
     # --- owning -----------------------------------------------------------------------
 
-    async def _own(self, owned: _Owned, events: AsyncEventStream[Any]) -> None:
+    async def _own(
+        self,
+        owned: _Owned,
+        events: AsyncEventStream[Any],
+        encoder: Callable[[], Encoder[Any]] | None,
+    ) -> None:
         run_id = owned.run_id
         writer = _Writer(self.store, run_id, lambda why: self._lose(owned, why))
+        output: _Output = (
+            _EventOutput(writer) if encoder is None else _FrameOutput(writer, encoder())
+        )
         beat = asyncio.ensure_future(self._beat(owned))
         status: RunStatus = "cancelled"
         error: Mapping[str, str] | None = None
         try:
-            status, error = await self._produce(run_id, events, writer)
+            status, error = await self._produce(run_id, events, output)
         except asyncio.CancelledError:
             if owned.lost is not None:
                 status, error = "failed", {"type": "StoreLost", "message": owned.lost}
@@ -273,11 +365,12 @@ class RunManager:
                     else f"no client listened for {self.grace} s (an attached run)"
                 )
                 value = _error_value(run_id, "RunCancelled", f"the run was cancelled: {why}")
-                writer.emit("error", value)
+                output.cancelled(value)
                 status, error = "cancelled", _client_error(value)
         finally:
             owned.ending = True  # from here on, nothing cancels the task
             beat.cancel()
+            output.end()
             try:
                 await writer.close()
             except Exception:
@@ -309,9 +402,9 @@ class RunManager:
             _logger.exception("run %s: recording its end in the store failed", run_id)
 
     async def _produce(
-        self, run_id: str, events: AsyncEventStream[Any], writer: _Writer
+        self, run_id: str, events: AsyncEventStream[Any], output: _Output
     ) -> tuple[RunStatus, Mapping[str, str] | None]:
-        """Iterate the run, writing each item; how it ended."""
+        """Iterate the run, handing each item to ``output``; how it ended."""
         status: RunStatus = "finished"
         error: Mapping[str, str] | None = None
         try:
@@ -320,17 +413,16 @@ class RunManager:
                     if isinstance(item, RunFailed):
                         _log_failure(run_id, item.error)
                         value = _failure(run_id, item.error)
-                        writer.emit("error", value)
+                        output.failed(value, replace(item, error=_shown(item.error)))
                         status, error = "failed", _client_error(value)
                     else:
                         if isinstance(item, RunFinished) and item.interrupts:
                             status = "interrupted"
-                        # Operators such as text() let out plain values, not events.
-                        writer.emit(getattr(item, "kind", "message"), to_jsonable(item))
+                        output.item(item)
         except Exception as failure:  # an operator failed: still one clean error event
             _log_failure(run_id, failure)
             value = _failure(run_id, failure)
-            writer.emit("error", value)
+            output.failed(value, RunFailed(run_id=run_id, error=_shown(failure)))
             status, error = "failed", _client_error(value)
         return status, error
 

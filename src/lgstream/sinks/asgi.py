@@ -823,6 +823,7 @@ def create_app(
     sync_workers: int | None = SYNC_WORKERS,
     runs: RunManager | bool = True,
     lifetime: Lifetime = "detached",
+    protocol_lifetime: Lifetime = "attached",
 ) -> Starlette:
     """A Starlette app that streams runs of ``graph``.
 
@@ -855,6 +856,14 @@ def create_app(
     ``useChat`` ``id``) is the run's ``configurable.thread_id`` and only the new
     turn is sent (the thread has the rest); without one, the whole conversation
     the client sent is the input, and no thread is used.
+
+    With ``runs`` (the default), a protocol run is a durable run: its frames go
+    to the run store, its response carries ``X-Run-Id``, it can be joined at
+    ``GET /runs/{run_id}/stream`` (``Last-Event-ID`` works: every frame has an
+    SSE ``id``) and stopped at ``POST /runs/{run_id}/cancel``, and
+    ``GET {path}/{thread_id}/stream`` streams a conversation's live run from its
+    start, or answers 204 when there is none (``useChat``'s resume). A new
+    request on a conversation with a live run stops that run first.
 
     Args:
         graph: the graph to serve.
@@ -895,6 +904,11 @@ def create_app(
         lifetime: what a run started under ``/runs`` does when its viewers leave,
             unless the request says: ``detached`` runs on, ``attached`` is
             cancelled after ``grace`` seconds.
+        protocol_lifetime: the same for a protocol run (``POST {path}`` in AG-UI
+            or Vercel). ``attached`` (the default) stops the run when its client
+            leaves, as a UI's Stop button expects; ``detached`` lets it outlive a
+            page reload, for ``useChat({resume: true})`` (then a client's abort
+            no longer stops it: ``POST /runs/{run_id}/cancel`` does).
 
     Raises:
         UsageError: an unknown stream mode or protocol.
@@ -906,6 +920,9 @@ def create_app(
         raise UsageError(f"sync_workers is a number of threads >= 1 or None, got {sync_workers!r}")
     if protocol is not None and protocol not in _PROTOCOLS:
         raise UsageError(f"protocol is 'agui' or 'vercel', got {protocol!r}")
+    for name, value in (("lifetime", lifetime), ("protocol_lifetime", protocol_lifetime)):
+        if value not in ("attached", "detached"):
+            raise UsageError(f"{name} is 'attached' or 'detached', got {value!r}")
     # The client's conversation id is a thread only where there is a checkpointer
     # to keep it; elsewhere the client sends the whole conversation each time.
     threads = isinstance(getattr(graph, "checkpointer", None), BaseCheckpointSaver)
@@ -913,6 +930,12 @@ def create_app(
     buffer = (
         ReplayBuffer() if replay is True else replay if isinstance(replay, ReplayBuffer) else None
     )
+
+    manager: RunManager | None = None
+    if runs is not False:
+        from ..serving.runs import RunManager
+
+        manager = runs if isinstance(runs, RunManager) else RunManager(grace=grace)
 
     def requested_format(request: Request, default: Format | None) -> Format:
         asked = request.query_params.get("format")
@@ -924,7 +947,7 @@ def create_app(
             return default
         return "ndjson" if NDJSON_MEDIA_TYPE in request.headers.get("accept", "") else "sse"
 
-    def respond_protocol(fmt: ProtocolFormat, body: Any) -> Response:
+    async def respond_protocol(fmt: ProtocolFormat, body: Any) -> Response:
         thread: str | None
         if fmt == "agui":
             from ..protocols import agui
@@ -960,6 +983,24 @@ def create_app(
         # A client run id that is a UUID is the LangGraph run's id too; any other
         # is only echoed in the protocol's run events.
         run_id = protocol_run_id if protocol_run_id and _is_uuid(protocol_run_id) else None
+        if manager is not None:
+            from ..serving.routes import start_protocol_run
+
+            return await start_protocol_run(
+                manager,
+                graph,
+                graph_input,
+                protocol=fmt,
+                config=config,
+                subgraphs=subgraphs,
+                ops=ops() if ops is not None else (),
+                keepalive=keepalive,
+                lifetime=protocol_lifetime,
+                run_id=run_id,
+                thread_id=thread,
+                protocol_run_id=protocol_run_id,
+                interrupt_outcome=outcome,
+            )
         return _protocol_response(
             graph,
             graph_input,
@@ -1011,7 +1052,7 @@ def create_app(
             body = await read_json_body(request, max_body)
             fmt = requested_format(request, protocol)
             if fmt == "agui" or fmt == "vercel":
-                return respond_protocol(fmt, body)
+                return await respond_protocol(fmt, body)
             if not isinstance(body, dict):
                 raise BadRequestError('the body is a JSON object: {"input": ..., "config": ...}')
             return respond(request, body)
@@ -1032,12 +1073,10 @@ def create_app(
         Route(path, stream_get, methods=["GET"]),
         Route(path, stream_post, methods=["POST"]),
     ]
-    manager: RunManager | None = None
-    if runs is not False:
-        from ..serving.routes import run_routes
-        from ..serving.runs import RunManager
+    if manager is not None:
+        from ..serving.routes import run_routes, thread_route
 
-        manager = runs if isinstance(runs, RunManager) else RunManager(grace=grace)
+        routes.append(thread_route(path, manager, keepalive=keepalive))
         routes += run_routes(
             graph,
             manager,
