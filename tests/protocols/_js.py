@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypedDict, cast
@@ -54,8 +54,10 @@ MIN_NODE_MAJOR: Final = 20
 NPM_CI_TIMEOUT: Final = 600.0
 CLIENT_TIMEOUT: Final = 60.0
 
-Script = Literal["agui-client.mjs", "vercel-client.mjs"]
-SCRIPTS: Final[frozenset[str]] = frozenset({"agui-client.mjs", "vercel-client.mjs"})
+Script = Literal["agui-client.mjs", "vercel-client.mjs", "resume-client.mjs"]
+SCRIPTS: Final[frozenset[str]] = frozenset(
+    {"agui-client.mjs", "vercel-client.mjs", "resume-client.mjs"}
+)
 
 serve_app = serving
 """``with serve_app(app) as base_url:`` runs a Starlette app under uvicorn on
@@ -163,9 +165,16 @@ def npm_ci(*, force: bool = False) -> bool:
 
 
 def run_js_client(
-    script: str, url: str, payload: Mapping[str, Any], *, timeout: float = CLIENT_TIMEOUT
+    script: str,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: float = CLIENT_TIMEOUT,
+    before: Sequence[str] = (),
+    after: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run ``node tests/js/<script> URL JSON(payload)``; return the JSON it printed.
+    """Run ``node tests/js/<script> [BEFORE...] URL JSON(payload) [AFTER...]``; return
+    the JSON it printed.
 
     Raises ``JsHarnessError`` (with stderr) when the script fails, times out or prints
     something other than one JSON object. Failures the *client* reports (a rejected
@@ -175,7 +184,7 @@ def run_js_client(
         raise ValueError(f"unknown client script {script!r}; expected one of {sorted(SCRIPTS)}")
     if not (JS_DIR / "node_modules").is_dir():
         raise JsHarnessError(f"{JS_DIR}/node_modules is missing: use the js_harness fixture")
-    command = [_tool("node"), str(JS_DIR / script), url, json.dumps(payload)]
+    command = [_tool("node"), str(JS_DIR / script), *before, url, json.dumps(payload), *after]
     try:
         done = subprocess.run(
             command,
@@ -222,6 +231,15 @@ class JsHarness:
     def vercel(self, url: str, body: Mapping[str, Any] | None = None) -> VercelResult:
         """POST ``body`` to ``url`` and read the UI message stream with ``ai``."""
         return cast(VercelResult, self.run("vercel-client.mjs", url, body or {}))
+
+    def resume(
+        self, mode: Literal["usechat", "agui"], url: str, body: Mapping[str, Any], cut: int
+    ) -> dict[str, Any]:
+        """``resume-client.mjs``: a ``useChat`` reload and resume, or an AG-UI run whose
+        connection drops after ``cut`` events and resumes (see the script)."""
+        return run_js_client(
+            "resume-client.mjs", url, body, timeout=self.timeout, before=[mode], after=[str(cut)]
+        )
 
 
 @pytest.fixture(scope="session", name="js_harness")
