@@ -543,6 +543,37 @@ def test_a_lone_surrogate_in_the_input_is_escaped_not_a_traceback(
         assert "\\ud800" in out
 
 
+SLOW_CHAT = """
+import lgstream as lgs
+from lgstream.testing import FakeChatModel
+
+chat = lgs.graphs.chat(FakeChatModel(script=["tick " * 200], delay=0.02))
+"""
+
+
+def test_serve_protocol_lifetime_detached_lets_a_chat_resume(tmp_path: Path) -> None:
+    path = tmp_path / "slow_chat.py"
+    path.write_text(SLOW_CHAT, encoding="utf-8")
+    body = {
+        "id": "chat-9",
+        "trigger": "submit-message",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}],
+    }
+    with (
+        cli_server(f"{path}:chat", "--format", "vercel", "--protocol-lifetime", "detached") as url,
+        httpx.Client(timeout=10) as client,
+    ):
+        with client.stream("POST", f"{url}/stream", json=body) as response:
+            run_id = response.headers["x-run-id"]
+            next(response.iter_lines())
+        time.sleep(1.0)  # well past the 0.5 s grace of an attached run
+        with client.stream("GET", f"{url}/stream/chat-9/stream") as resumed:
+            assert resumed.status_code == 200
+            assert resumed.headers["x-run-id"] == run_id
+        info = client.get(f"{url}/runs/{run_id}").json()
+    assert (info["lifetime"], info["status"]) == ("detached", "running")
+
+
 SLOW_GRAPH = """
 import lgstream as lgs
 from lgstream.testing import FakeChatModel

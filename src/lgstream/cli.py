@@ -274,6 +274,15 @@ def _parser() -> argparse.ArgumentParser:
         help="what a /runs run does when its viewers leave (default detached: runs on)",
     )
     serve.add_argument(
+        "--protocol-lifetime",
+        choices=["attached", "detached"],
+        default="attached",
+        help=(
+            "the same for a --format run: attached (default) stops when its client"
+            " leaves; detached outlives a page reload, for useChat({resume: true})"
+        ),
+    )
+    serve.add_argument(
         "--sync-workers",
         type=int,
         default=None,
@@ -584,6 +593,7 @@ def _serve(args: argparse.Namespace) -> int:
         **({} if args.sync_workers is None else {"sync_workers": args.sync_workers}),
         runs=_run_manager(args.store),
         lifetime=args.lifetime,
+        protocol_lifetime=args.protocol_lifetime,
     )
     if args.shutdown_timeout < 0:
         raise CliError(f"--shutdown-timeout is seconds >= 0, got {args.shutdown_timeout:g}")
