@@ -10,7 +10,9 @@ import random
 import httpx
 import pytest
 
-from lgstream.sinks.asgi import ReplayBuffer, _buffered_body, _RunLog, _Wire, create_app
+from lgstream.serving._wire import _Wire
+from lgstream.serving.replay import _buffered_body, _RunLog
+from lgstream.sinks.asgi import ReplayBuffer, create_app
 from lgstream.testing import FakeChatModel
 
 from .graphs import async_seed_graph

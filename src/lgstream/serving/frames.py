@@ -19,7 +19,7 @@ from .._errors import UsageError
 from .._events import JSONValue
 from ..protocols._drive import Encoder
 from ..sinks._encoders import dumps
-from ..sinks.asgi import ProtocolFormat
+from ._wire import ProtocolFormat
 
 __all__ = ["PROTOCOLS", "FrameWire", "protocol_encoder", "protocol_media"]
 

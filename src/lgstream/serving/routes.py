@@ -30,12 +30,11 @@ from .._sources import GraphLike
 from ..protocols import PROTOCOL_MODES
 from ..sinks._encoders import dumps
 from ..sinks._requests import BadRequestError, client_config, read_json_body
-from ..sinks.asgi import (
+from ._driving import AnyOperator, _error_value
+from ._wire import (
     _KEEPALIVE,
     NDJSON_MEDIA_TYPE,
-    AnyOperator,
     Format,
-    _error_value,
     _parse_event_id,
     _queued_body,
     _response,

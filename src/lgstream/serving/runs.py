@@ -30,14 +30,7 @@ from .._pipeline import AsyncEventStream
 from .._sources import DEFAULT_MODES, GraphLike, astream
 from ..protocols._drive import Encoder
 from ..sinks._encoders import dumps
-from ..sinks.asgi import (
-    AnyOperator,
-    _error_value,
-    _failure,
-    _log_failure,
-    _run_config,
-    _shown,
-)
+from ._driving import AnyOperator, _error_value, _failure, _log_failure, _run_config, _shown
 from .stores import (
     NewRun,
     RunInfo,
