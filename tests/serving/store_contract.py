@@ -250,3 +250,23 @@ class StoreContract:
         await store.finish(info.run_id, "finished")
         results = await asyncio.wait_for(asyncio.gather(*readers), 20)
         assert all(got == list(range(1, 101)) for got in results)
+
+    @pytest.mark.asyncio
+    async def test_a_long_run_trimmed_again_and_again_reads_exact_slices(
+        self, make_store: MakeStore
+    ) -> None:
+        store = await make_store(max_events=10)
+        info = await store.create(new_run())
+        for seq in range(1, 501):  # each append past 10 drops the oldest
+            await store.append(info.run_id, events(seq, 1))
+            kept = list(range(max(1, seq - 9), seq + 1))
+            read = await store.read(info.run_id, kept[0] - 1)
+            assert [e.seq for e in read.events] == kept
+            assert read.events[-1] == events(seq, 1)[0]
+            assert read.info.first_seq == kept[0]
+            middle = kept[len(kept) // 2]
+            assert [e.seq for e in (await store.read(info.run_id, middle)).events] == [
+                s for s in kept if s > middle
+            ]
+        with pytest.raises(RunGapError):
+            await store.read(info.run_id, 489)

@@ -151,8 +151,11 @@ class _Tick(enum.Enum):
 async def _get(queue: asyncio.Queue[_T], keepalive: float | None) -> _T | _Tick:
     if not keepalive:
         return await queue.get()
+    if not queue.empty():
+        return queue.get_nowait()
     try:
-        return await asyncio.wait_for(queue.get(), keepalive)
+        async with asyncio.timeout(keepalive):  # no task per item, as wait_for makes
+            return await queue.get()
     except TimeoutError:
         return _Tick.KEEPALIVE
 

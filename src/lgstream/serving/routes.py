@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, cast, get_args
+from typing import Any, Final, TypeAlias, cast, get_args
 
 from langchain_core.runnables import RunnableConfig
 from starlette.requests import Request
@@ -141,35 +141,40 @@ def stream_run(
     """The response that streams a run's events after ``after``: SSE or NDJSON of
     lgstream's events, or a protocol run's frames."""
 
-    async def fill(put: Callable[[StoredEvent], Awaitable[None]]) -> None:
+    Batch: TypeAlias = Sequence[StoredEvent]
+
+    async def fill(put: Callable[[Batch], Awaitable[None]]) -> None:
         try:
-            async for event in await manager.watch(run_id, after):
-                await put(event)
+            async for batch in await manager.watch_batches(run_id, after):
+                await put(batch)  # what piled up goes out as one write
         except RunGapError as gap:  # this reader fell behind what the store keeps
-            await put(_error_event(run_id, "ResumeError", str(gap)))
+            await put([_error_event(run_id, "ResumeError", str(gap))])
         except RunNotFoundError:  # expired, deleted, or the store restarted empty
             message = f"the run store no longer has run {run_id} (it expired or was lost)"
-            await put(_error_event(run_id, "RunLost", message))
+            await put([_error_event(run_id, "RunLost", message)])
         except StoreError as error:
             _logger.error("run %s: reading its events failed: %s", run_id, error)
-            await put(_error_event(run_id, "StoreUnavailable", _UNAVAILABLE))
+            await put([_error_event(run_id, "StoreUnavailable", _UNAVAILABLE)])
 
     response: Response
     if fmt in PROTOCOLS:
         frames = FrameWire(run_id, fmt)
         media_type, headers = protocol_media(fmt)
-        body = _queued_body(
-            fill,
-            lambda event: frames.encode(event.seq, event.name, event.data),
-            keepalive,
-            _KEEPALIVE,
-        )
+
+        def encode_frames(batch: Batch) -> bytes:
+            return b"".join(frames.encode(e.seq, e.name, e.data) for e in batch)
+
+        body = _queued_body(fill, encode_frames, keepalive, _KEEPALIVE)
         response = StreamingResponse(body, media_type=media_type, headers=dict(headers))
         response.headers["Cache-Control"] = "no-store"
     else:
         wire = _Wire(run_id, cast("Format", fmt))
+
+        def encode_events(batch: Batch) -> bytes:
+            return b"".join(wire.encode(e) for e in batch)
+
         # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
-        body = _queued_body(fill, wire.encode, keepalive if fmt == "ndjson" else None, b"\n")
+        body = _queued_body(fill, encode_events, keepalive if fmt == "ndjson" else None, b"\n")
         response = _response(body, cast("Format", fmt), keepalive)
     response.headers["X-Run-Id"] = run_id
     return response

@@ -459,11 +459,19 @@ class RunManager:
             RunNotFoundError: the store does not have the run.
             RunGapError: events after ``after`` are no longer kept.
         """
+        batches = await self.watch_batches(run_id, after)
+        return _flat(batches)
+
+    async def watch_batches(
+        self, run_id: str, after: int = 0
+    ) -> AsyncGenerator[Sequence[StoredEvent], None]:
+        """``watch``, a batch at a time: what each read of the store found (all that
+        piled up while the viewer was busy), for one write per batch."""
         if await self.store.info(run_id) is None:
             raise RunNotFoundError(run_id)
         return self._watch(run_id, after)
 
-    async def _watch(self, run_id: str, after: int) -> AsyncGenerator[StoredEvent, None]:
+    async def _watch(self, run_id: str, after: int) -> AsyncGenerator[Sequence[StoredEvent], None]:
         owned = self._owned.get(run_id)
         if owned is not None:
             self._attach(owned)
@@ -471,9 +479,8 @@ class RunManager:
             wait = 2 * self.heartbeat
             while True:
                 read = await self.store.read(run_id, after, wait=wait)
-                for event in read.events:
-                    yield event
                 if read.events:
+                    yield read.events
                     after = read.events[-1].seq
                     continue
                 if not read.info.live:
@@ -483,9 +490,9 @@ class RunManager:
                         f"the worker running run {run_id} stopped answering: the run is lost"
                         " (start it again)"
                     )
-                    yield StoredEvent(
-                        0, "error", dumps(_error_value(run_id, "WorkerLost", message))
-                    )
+                    yield [
+                        StoredEvent(0, "error", dumps(_error_value(run_id, "WorkerLost", message)))
+                    ]
                     return
         finally:
             if owned is not None:
@@ -546,6 +553,17 @@ class RunManager:
             if run.task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await run.task
+
+
+async def _flat(
+    batches: AsyncGenerator[Sequence[StoredEvent], None],
+) -> AsyncGenerator[StoredEvent, None]:
+    try:
+        async for batch in batches:
+            for event in batch:
+                yield event
+    finally:
+        await batches.aclose()
 
 
 _TASKS: set[asyncio.Task[None]] = set()  # strong references: the loop keeps weak ones

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Final, Literal
 
 from ..._errors import UsageError
@@ -56,7 +55,10 @@ class _Run:
     error: Mapping[str, str] | None = None
     stop_requested: bool = False
     last_seq: int = 0
-    events: deque[StoredEvent] = field(default_factory=deque)
+    # The kept events are log[head:]: dropping the oldest moves `head`, and the list
+    # is compacted now and then, so a read after a cursor is one slice, not a walk.
+    log: list[StoredEvent] = field(default_factory=list)
+    head: int = 0
     size: int = 0
     ended_at: float | None = None  # time.monotonic()
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,8 +68,24 @@ class _Run:
         return self.status in LIVE_STATUSES
 
     @property
+    def kept(self) -> int:
+        return len(self.log) - self.head
+
+    @property
     def first_seq(self) -> int:
-        return self.events[0].seq if self.events else self.last_seq + 1
+        return self.log[self.head].seq if self.head < len(self.log) else self.last_seq + 1
+
+    def after(self, seq: int) -> list[StoredEvent]:
+        """The kept events after event ``seq`` (which must be kept or the last)."""
+        return self.log[self.head + max(0, seq + 1 - self.first_seq) :]
+
+    def drop_oldest(self) -> StoredEvent:
+        event = self.log[self.head]
+        self.head += 1
+        if self.head > 64 and self.head * 2 > len(self.log):
+            del self.log[: self.head]
+            self.head = 0
+        return event
 
     def wake(self) -> None:
         # A fresh event per change: every waiter wakes once, nothing is missed.
@@ -194,17 +212,15 @@ class MemoryStore:
                     f"run {run_id}: event {event.seq} does not follow event {run.last_seq}"
                 )
             run.last_seq = event.seq
-            run.events.append(event)
+            run.log.append(event)
             grown = _size(event)
             run.size += grown
             self._size += grown
-            while len(run.events) > self.max_events or (
-                run.size > self.max_bytes and len(run.events) > 1
-            ):
+            while run.kept > self.max_events or (run.size > self.max_bytes and run.kept > 1):
                 self._drop_oldest(run)
             while self._size > self.max_total_bytes:
                 if not self._drop_an_ended_run(but=run):
-                    if len(run.events) < 2:
+                    if run.kept < 2:
                         break
                     self._drop_oldest(run)
         run.status = "running"
@@ -226,14 +242,16 @@ class MemoryStore:
         while True:
             if after < run.last_seq and after + 1 < run.first_seq:
                 raise RunGapError(run_id, after, run.first_seq)
-            start = max(0, after + 1 - run.first_seq)
-            events = list(islice(run.events, start, None))
+            events = run.after(after)
             remaining = deadline - time.monotonic()
             if events or not run.live or remaining <= 0:
                 return Read(events, run.info())
             changed = run.changed  # taken before waiting: a change after it wakes us
             try:
-                await asyncio.wait_for(changed.wait(), remaining)
+                # asyncio.timeout, not wait_for: no task per wait (200 viewers wait
+                # once per event each).
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
             except TimeoutError:
                 return Read([], run.info())
             if self._runs.get(run_id) is not run:
@@ -296,8 +314,7 @@ class MemoryStore:
             del self._threads[run.thread_id]
 
     def _drop_oldest(self, run: _Run) -> None:
-        event = run.events.popleft()
-        shrunk = _size(event)
+        shrunk = _size(run.drop_oldest())
         run.size -= shrunk
         self._size -= shrunk
 
