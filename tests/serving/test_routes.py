@@ -175,3 +175,19 @@ def test_a_cursor_older_than_the_store_keeps_is_a_410() -> None:
     assert gone.status_code == 410
     assert "no longer kept" in gone.json()["error"]
     assert len(ndjson(kept.text)) == 5
+
+
+def test_a_quiet_run_s_viewers_get_keepalives() -> None:
+    from lgstream.serving.runs import RunManager
+
+    model = FakeChatModel(script=["late words"], first_token_delay=1.5)
+    app = create_app(async_seed_graph(model), keepalive=0.3, runs=RunManager(heartbeat=0.1))
+    with serving(app) as url, httpx.Client(timeout=10) as client:
+        run = client.post(f"{url}/runs", json={"input": QUESTION}).json()
+        with client.stream("GET", f"{url}/runs/{run['run_id']}/stream?format=ndjson") as body:
+            raw = b"".join(body.iter_bytes())
+    lines = raw.split(b"\n")
+    events = [json.loads(line) for line in lines if line.strip()]
+    assert events[-1]["kind"] == "run_finished"
+    first_token = next(i for i, line in enumerate(lines) if b'"kind":"token"' in line)
+    assert lines[:first_token].count(b"") >= 2  # blank lines while the model was quiet

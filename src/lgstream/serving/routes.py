@@ -16,10 +16,11 @@ headers; without either, the whole run from its first event.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeAlias, cast, get_args
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Final, cast, get_args
 
 from langchain_core.runnables import RunnableConfig
 from starlette.requests import Request
@@ -36,7 +37,6 @@ from ._wire import (
     NDJSON_MEDIA_TYPE,
     Format,
     _parse_event_id,
-    _queued_body,
     _response,
     _Wire,
 )
@@ -141,43 +141,68 @@ def stream_run(
     """The response that streams a run's events after ``after``: SSE or NDJSON of
     lgstream's events, or a protocol run's frames."""
 
-    Batch: TypeAlias = Sequence[StoredEvent]
-
-    async def fill(put: Callable[[Batch], Awaitable[None]]) -> None:
-        try:
-            async for batch in await manager.watch_batches(run_id, after):
-                await put(batch)  # what piled up goes out as one write
-        except RunGapError as gap:  # this reader fell behind what the store keeps
-            await put([_error_event(run_id, "ResumeError", str(gap))])
-        except RunNotFoundError:  # expired, deleted, or the store restarted empty
-            message = f"the run store no longer has run {run_id} (it expired or was lost)"
-            await put([_error_event(run_id, "RunLost", message)])
-        except StoreError as error:
-            _logger.error("run %s: reading its events failed: %s", run_id, error)
-            await put([_error_event(run_id, "StoreUnavailable", _UNAVAILABLE)])
+    def viewer(
+        encode: Callable[[Sequence[StoredEvent]], bytes], tick: bytes | None
+    ) -> AsyncIterator[bytes]:
+        return _viewer_body(manager, run_id, after, encode, keepalive if tick else None, tick)
 
     response: Response
     if fmt in PROTOCOLS:
         frames = FrameWire(run_id, fmt)
         media_type, headers = protocol_media(fmt)
 
-        def encode_frames(batch: Batch) -> bytes:
+        def encode_frames(batch: Sequence[StoredEvent]) -> bytes:
             return b"".join(frames.encode(e.seq, e.name, e.data) for e in batch)
 
-        body = _queued_body(fill, encode_frames, keepalive, _KEEPALIVE)
+        body = viewer(encode_frames, _KEEPALIVE)
         response = StreamingResponse(body, media_type=media_type, headers=dict(headers))
         response.headers["Cache-Control"] = "no-store"
     else:
         wire = _Wire(run_id, cast("Format", fmt))
 
-        def encode_events(batch: Batch) -> bytes:
+        def encode_events(batch: Sequence[StoredEvent]) -> bytes:
             return b"".join(wire.encode(e) for e in batch)
 
         # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
-        body = _queued_body(fill, encode_events, keepalive if fmt == "ndjson" else None, b"\n")
+        body = viewer(encode_events, b"\n" if fmt == "ndjson" else None)
         response = _response(body, cast("Format", fmt), keepalive)
     response.headers["X-Run-Id"] = run_id
     return response
+
+
+async def _viewer_body(
+    manager: RunManager,
+    run_id: str,
+    after: int,
+    encode: Callable[[Sequence[StoredEvent]], bytes],
+    keepalive: float | None,
+    tick: bytes | None,
+) -> AsyncIterator[bytes]:
+    """A viewer's body: each batch the store gives, as one write. The response's own
+    task reads the store (a viewer drives no run, so it needs no task of its own);
+    when the client leaves, closing the body lets go of the run."""
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    try:
+        batches = await manager.watch_batches(run_id, after)
+        try:
+            async for batch in batches:
+                if batch:
+                    yield encode(batch)
+                    quiet_since = loop.time()
+                elif keepalive and tick and loop.time() - quiet_since >= keepalive:
+                    yield tick
+                    quiet_since = loop.time()
+        finally:
+            await batches.aclose()
+    except RunGapError as gap:  # this reader fell behind what the store keeps
+        yield encode([_error_event(run_id, "ResumeError", str(gap))])
+    except RunNotFoundError:  # expired, deleted, or the store restarted empty
+        message = f"the run store no longer has run {run_id} (it expired or was lost)"
+        yield encode([_error_event(run_id, "RunLost", message)])
+    except StoreError as error:
+        _logger.error("run %s: reading its events failed: %s", run_id, error)
+        yield encode([_error_event(run_id, "StoreUnavailable", _UNAVAILABLE)])
 
 
 def _refuse_cursor(info: RunInfo, after: int) -> Response | None:

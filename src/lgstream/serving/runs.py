@@ -466,7 +466,8 @@ class RunManager:
         self, run_id: str, after: int = 0
     ) -> AsyncGenerator[Sequence[StoredEvent], None]:
         """``watch``, a batch at a time: what each read of the store found (all that
-        piled up while the viewer was busy), for one write per batch."""
+        piled up while the viewer was busy), for one write per batch. An empty
+        batch means nothing came for a while (a chance to send a keepalive)."""
         if await self.store.info(run_id) is None:
             raise RunNotFoundError(run_id)
         return self._watch(run_id, after)
@@ -494,6 +495,7 @@ class RunManager:
                         StoredEvent(0, "error", dumps(_error_value(run_id, "WorkerLost", message)))
                     ]
                     return
+                yield ()  # nothing came for a while: the viewer may send a keepalive
         finally:
             if owned is not None:
                 self._detach(owned)
