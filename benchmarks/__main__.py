@@ -17,6 +17,7 @@ from . import (
     bench_overhead,
     bench_protocols,
     bench_remote,
+    bench_serving,
 )
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "encoders": bench_encoders.main,
     "protocols": bench_protocols.main,  # ~45 s
     "remote": bench_remote.main,  # starts a local `langgraph dev` (~3 s)
+    "serving": bench_serving.main,  # uvicorn + redis-server subprocesses, ~4 min
 }
 
 
