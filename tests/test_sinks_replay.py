@@ -140,3 +140,17 @@ def test_ndjson_lines_are_the_value_with_its_id(value: object) -> None:
         else {"id": 1, "kind": "custom", "data": value}
     )
     assert line == expected
+
+
+def test_a_fast_run_does_not_outrun_its_only_reader() -> None:
+    """A model with no delay streams faster than one client reads: the default
+    buffer keeps enough (2,000 tokens here) that the reader still gets every event."""
+    model = FakeChatModel(script=[" ".join(f"w{i}" for i in range(2000))])
+    app = create_app(async_seed_graph(model))
+    with serving(app) as url, httpx.Client(timeout=30) as client:
+        response = client.post(f"{url}/stream?format=ndjson", json={"input": {"question": "Why?"}})
+    lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+    assert [line["id"] for line in lines] == list(range(1, len(lines) + 1))
+    assert [line for line in lines if line["kind"] == "error"] == []
+    assert sum(line["kind"] == "token" for line in lines) >= 2000
+    assert lines[-1]["kind"] == "run_finished"

@@ -127,3 +127,22 @@ async def test_a_reader_blocked_on_a_deleted_run_learns_it_is_gone(
 def test_bad_settings_are_refused(bad: dict[str, Any], says: str) -> None:
     with pytest.raises(UsageError, match=says):
         RedisStore(**bad)
+
+
+@pytest.mark.asyncio
+async def test_hundreds_of_waiting_viewers_leave_room_for_the_owner(
+    redis_server: RedisServer,
+) -> None:
+    """Each waiting viewer holds a connection; the owner's appends and heartbeats
+    must still get through (redis-py's pool holds 100 by default)."""
+    store = RedisStore(redis_server.url, prefix=f"many{uuid.uuid4().hex[:6]}")
+    try:
+        info = await store.create(new_run())
+        readers = [asyncio.create_task(store.read(info.run_id, 0, wait=5.0)) for _ in range(250)]
+        await asyncio.sleep(0.5)  # all of them blocked in XREAD
+        assert await store.heartbeat(info.run_id, "worker-a") is False
+        await store.append(info.run_id, events(1, 1))
+        reads = await asyncio.wait_for(asyncio.gather(*readers), 10)
+        assert {tuple(e.seq for e in read.events) for read in reads} == {(1,)}
+    finally:
+        await store.aclose()

@@ -88,13 +88,30 @@ class _Wire:
     def __init__(self, run_id: str, fmt: Format, retry: int | None = None) -> None:
         self._run_id = run_id
         self._sse = SSEEncoder(retry=retry) if fmt == "sse" else None
+        self._retry_pending = retry is not None
+        # The run id goes into every id line: checked once, not per event.
+        self._plain_id = "\n" not in run_id and "\r" not in run_id and "\0" not in run_id
 
     def encode(self, item: WireEvent) -> bytes:
         # seq 0 is a message about the stream, not one of the run's events: it has no
         # id, so a reconnecting EventSource still names the last real event it got.
         if self._sse is not None:
+            data, name = item.data, item.name
+            if (
+                not self._retry_pending
+                and self._plain_id
+                and "\n" not in data
+                and "\r" not in data
+                and "\n" not in name
+                and "\r" not in name
+            ):
+                # What encode_message makes of one line of data (dumps() never makes
+                # more), without its split and checks: this runs per event per viewer.
+                head = f"id: {self._run_id}:{item.seq}\n" if item.seq else ""
+                return f"{head}event: {name}\ndata: {data}\n\n".encode()
+            self._retry_pending = False
             event_id = f"{self._run_id}:{item.seq}" if item.seq else None
-            return self._sse.encode_message(item.data, event=item.name, id=event_id)
+            return self._sse.encode_message(data, event=name, id=event_id)
         # Spliced from the JSON text already made (for every reader of a replayed run):
         # {"id":N, then the object's members, or {"id":N,"kind":...,"data":...}.
         head = f'{{"id":{item.seq},' if item.seq else "{"

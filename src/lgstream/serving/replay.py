@@ -107,7 +107,7 @@ class ReplayBuffer:
     """
 
     def __init__(
-        self, *, max_events: int = 1000, max_runs: int = 100, max_bytes: int = 64 * 2**20
+        self, *, max_events: int = 10_000, max_runs: int = 100, max_bytes: int = 64 * 2**20
     ) -> None:
         if max_events < 1 or max_runs < 1 or max_bytes < 1:
             raise UsageError(

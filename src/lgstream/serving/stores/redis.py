@@ -229,7 +229,11 @@ class RedisStore:
         ttl: seconds a run is kept after it ended, or after its last sign of life.
         client: a ``redis.asyncio.Redis`` (or ``RedisCluster``) to use instead of
             one made from ``url``; it must decode responses (``decode_responses=True``).
-            The store does not close a client it was given.
+            The store does not close a client it was given; waiting viewers each
+            hold one of its connections, so give its pool room for them.
+        max_connections: connections for commands (a command waits for a free one,
+            up to 10 s).
+        max_readers: connections for viewers waiting for new events (one each).
     """
 
     def __init__(
@@ -242,8 +246,15 @@ class RedisStore:
         liveness: float = 5.0,
         ttl: float = 3600.0,
         client: aioredis.Redis | None = None,
+        max_connections: int = 64,
+        max_readers: int = 10_000,
     ) -> None:
-        for name, value in (("max_events", max_events), ("max_bytes", max_bytes)):
+        for name, value in (
+            ("max_events", max_events),
+            ("max_bytes", max_bytes),
+            ("max_connections", max_connections),
+            ("max_readers", max_readers),
+        ):
             if type(value) is not int or value < 1:
                 raise UsageError(f"RedisStore({name}=) is a whole number >= 1, got {value!r}")
         if not liveness > 0 or not ttl > 0:
@@ -265,19 +276,31 @@ class RedisStore:
         self._ttl_ms = max(1, round(ttl * 1000))
         self._owns_client = client is None
         if client is None:
+            options: dict[str, Any] = {
+                "decode_responses": True,
+                "encoding_errors": "surrogatepass",
+                "socket_connect_timeout": 5,
+                "health_check_interval": 30,
+            }
             try:
-                client = aioredis.Redis.from_url(
-                    self.url,
-                    decode_responses=True,
-                    encoding_errors="surrogatepass",
-                    socket_connect_timeout=5,
-                    health_check_interval=30,
+                # Two pools: each waiting viewer holds a connection in a blocking XREAD
+                # for up to a second, so viewers get their own, large pool; commands
+                # (the owner's appends and heartbeats among them) wait for a free
+                # connection of theirs instead of failing when all are busy.
+                client = aioredis.Redis.from_pool(  # from_pool: closing the client closes it
+                    aioredis.BlockingConnectionPool.from_url(
+                        self.url, max_connections=max_connections, timeout=10, **options
+                    )
                 )
+                readers = aioredis.Redis.from_url(self.url, max_connections=max_readers, **options)
             except ValueError as error:
                 raise UsageError(
                     f"RedisStore: {_masked(self.url)} is not a Redis URL ({error});"
                     " use redis://host:port/db"
                 ) from None
+        else:
+            readers = client
+        self._readers = readers
         self._client = client
         self._scripts = {
             name: client.register_script(source)
@@ -429,7 +452,7 @@ class RedisStore:
             # Wait on the events and the control stream from what this read saw:
             # anything written since wakes us, nothing is missed between the two.
             async with self._failures():
-                woke = await self._client.xread(
+                woke = await self._readers.xread(
                     {stream: f"{after}-0", ctl: ctl_id},
                     count=1,
                     block=max(1, round(remaining * 1000)),
@@ -497,6 +520,7 @@ class RedisStore:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+            await self._readers.aclose()
 
     # --- errors -----------------------------------------------------------------------
 
