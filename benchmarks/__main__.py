@@ -17,6 +17,7 @@ from . import (
     bench_overhead,
     bench_protocols,
     bench_remote,
+    bench_served,
     bench_serving,
 )
 
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "protocols": bench_protocols.main,  # ~45 s
     "remote": bench_remote.main,  # starts a local `langgraph dev` (~3 s)
     "serving": bench_serving.main,  # uvicorn + redis-server subprocesses, ~4 min
+    "served": bench_served.main,  # lgstream vs langgraph dev vs ag-ui-langgraph, ~4 min
 }
 
 

@@ -37,7 +37,6 @@ from ._wire import (
     NDJSON_MEDIA_TYPE,
     Format,
     _parse_event_id,
-    _response,
     _Wire,
 )
 from .frames import PROTOCOLS, FrameWire, protocol_encoder, protocol_media
@@ -163,9 +162,15 @@ def stream_run(
         def encode_events(batch: Sequence[StoredEvent]) -> bytes:
             return b"".join(wire.encode(e) for e in batch)
 
-        # SSE gets its keepalives from sse-starlette's pings; NDJSON from the body.
-        body = viewer(encode_events, b"\n" if fmt == "ndjson" else None)
-        response = _response(body, cast("Format", fmt), keepalive)
+        # A plain StreamingResponse for SSE too, its keepalive comments from the body:
+        # sse-starlette's response costs a cancel scope per write, per viewer.
+        sse = fmt == "sse"
+        body = viewer(encode_events, _KEEPALIVE if sse else b"\n")
+        response = StreamingResponse(
+            body,
+            media_type="text/event-stream" if sse else NDJSON_MEDIA_TYPE,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
     response.headers["X-Run-Id"] = run_id
     return response
 
