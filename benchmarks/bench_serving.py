@@ -33,8 +33,8 @@ divided by viewers x events delivered, also with ``--few`` (20) viewers, who
 keep up with the run; the same with one viewer gives the run's
 own cost, and the difference the marginal cost of a viewer's event. As a
 baseline, the same number of clients each ``POST /stream`` a run of their own
-(once: it takes ~12 s). Redis gets ``?max_connections=`` in its URL: redis-py's
-pool holds 100 connections, and each live viewer blocks one in ``XREAD``.
+(once: it takes ~12 s). Redis runs with ``RedisStore``'s default pools (its
+waiting viewers have a pool of their own).
 
 Part 3, where the server's CPU goes in part 2 (``--profile-store``, memory by
 default): ``cProfile`` in a fresh server process (main thread: the event loop;
@@ -727,10 +727,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         live = stack.enter_context(running_server(args.live_tokens, args.delay))
         n = args.viewers
-        # redis-py's pool holds 100 connections by default and each live viewer blocks
-        # one in XREAD: past ~100 viewers a worker's reads, appends and heartbeats
-        # fail with MaxConnectionsError. The URL's max_connections raises the cap.
-        pool = f"{redis.url}?max_connections={2 * n + 50}"
+        # RedisStore's defaults: waiting viewers on a pool of their own (before
+        # e7e3b93 one pool of 100 connections, and past ~100 viewers the owner's
+        # appends and heartbeats failed: the URL had to raise the cap).
+        pool = redis.url
         live_redis = stack.enter_context(
             running_server(args.live_tokens, args.delay, redis=pool, redis_pid=redis_pid)
         )
