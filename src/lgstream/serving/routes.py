@@ -189,7 +189,7 @@ async def _viewer_body(
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
     try:
-        batches = await manager.watch_batches(run_id, after)
+        batches = await manager.watch_batches(run_id, after, idle=keepalive)
         try:
             async for batch in batches:
                 if batch:

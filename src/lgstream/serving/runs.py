@@ -463,21 +463,24 @@ class RunManager:
         return _flat(batches)
 
     async def watch_batches(
-        self, run_id: str, after: int = 0
+        self, run_id: str, after: int = 0, *, idle: float | None = None
     ) -> AsyncGenerator[Sequence[StoredEvent], None]:
         """``watch``, a batch at a time: what each read of the store found (all that
         piled up while the viewer was busy), for one write per batch. An empty
-        batch means nothing came for a while (a chance to send a keepalive)."""
+        batch means nothing came for ``idle`` seconds, or two heartbeats if that is
+        sooner (a chance to send a keepalive)."""
         if await self.store.info(run_id) is None:
             raise RunNotFoundError(run_id)
-        return self._watch(run_id, after)
+        wait = 2 * self.heartbeat if not idle else min(2 * self.heartbeat, idle)
+        return self._watch(run_id, after, wait)
 
-    async def _watch(self, run_id: str, after: int) -> AsyncGenerator[Sequence[StoredEvent], None]:
+    async def _watch(
+        self, run_id: str, after: int, wait: float
+    ) -> AsyncGenerator[Sequence[StoredEvent], None]:
         owned = self._owned.get(run_id)
         if owned is not None:
             self._attach(owned)
         try:
-            wait = 2 * self.heartbeat
             while True:
                 read = await self.store.read(run_id, after, wait=wait)
                 if read.events:
