@@ -211,3 +211,22 @@ def test_an_agui_client_that_loses_its_connection_resumes_from_its_last_id(
     assert result["events"].count("RUN_STARTED") == 1
     reply = [m for m in result["messages"] if m["role"] == "assistant"]
     assert [m["content"] for m in reply] == [ANSWER]
+
+
+def test_the_thread_route_refuses_hostile_input_with_a_status() -> None:
+    app, model = slow_app("vercel", delay=0.02, protocol_lifetime="detached")
+    with serve_app(app) as url, httpx.Client(timeout=30) as client:
+        assert client.get(f"{url}/stream/{'x' * 5000}/stream").status_code == 204
+        assert client.get(f"{url}/stream/%7B%7D%00%0A/stream").status_code == 204
+        with client.stream("POST", f"{url}/stream", json=chat_body("c-h")) as response:
+            run_id = response.headers["x-run-id"]
+            read_frames(response, 2)
+            bad = client.get(f"{url}/stream/c-h/stream", headers={"Last-Event-ID": "nope"})
+            other = client.get(f"{url}/stream/c-h/stream", headers={"Last-Event-ID": "other-run:1"})
+            ahead = client.get(
+                f"{url}/stream/c-h/stream", headers={"Last-Event-ID": f"{run_id}:99999"}
+            )
+        client.post(f"{url}/runs/{run_id}/cancel")
+    assert [r.status_code for r in (bad, other, ahead)] == [400, 400, 400]
+    assert all("error" in r.json() for r in (bad, other, ahead))
+    assert len(model.calls) == 1
