@@ -380,3 +380,22 @@ def test_merge_does_not_change_the_chunks_it_joins() -> None:
     before = [c.model_copy(deep=True) for c in chunks]
     assert merge_chunks(chunks) == add_ai_message_chunks(chunks[0], *chunks[1:])
     assert chunks == before
+
+
+def test_langchain_s_closing_chunk_of_another_id_ends_the_message_it_closes() -> None:
+    """langchain-core ends a stream with an empty ``chunk_position="last"`` chunk whose id
+    is the run's (``lc_run--...``), even when the provider's chunks had their own id:
+    that chunk is the end of the provider's message, not a message of its own."""
+    from lgstream.testing import Reply
+
+    model = FakeChatModel(script=[Reply(text="Hello there", id="provider-1")])
+    graph = lgs.graphs.chat(model)
+    events = list(lgs.stream(graph, {"messages": [("user", "Hi")]}) | lgs.ops.join_messages())
+    tokens = [e for e in events if isinstance(e, lgs.Token)]
+    assert {t.message_id for t in tokens} == {"provider-1", tokens[-1].message_id}
+    assert tokens[-1].message_id != "provider-1"  # the closing chunk, as LangChain ids it
+    done = [e for e in events if isinstance(e, lgs.MessageDone)]
+    assert [(d.message_id, d.text, d.reason) for d in done] == [
+        ("provider-1", "Hello there", "last_chunk")
+    ]
+    assert sum(isinstance(e, lgs.MessageStart) for e in events) == 1

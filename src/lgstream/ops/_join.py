@@ -114,6 +114,9 @@ class JoinMessages:
                 key = self._anonymous_key(item)
             message = self._open.get(key)
             if message is None:
+                ends = self._ended_by(item)
+                if ends is not None:
+                    return (item, self._done(ends, "last_chunk"))
                 self._open[key] = _Open(item)
                 start = MessageStart(ns=item.ns, node=item.node, message_id=key)
                 if item.chunk.chunk_position == "last":
@@ -152,6 +155,29 @@ class JoinMessages:
     def open_messages(self) -> tuple[str, ...]:
         """Ids of the messages still streaming, in the order they began."""
         return tuple(self._open)
+
+    def _ended_by(self, token: Token) -> str | None:
+        """The open message an empty last chunk of another id ends, if any.
+
+        langchain-core ends every stream with an empty ``chunk_position="last"``
+        chunk whose id is the run's (``lc_run--...``), also when the provider gave
+        its chunks an id of its own: that chunk ends the provider's message, it is
+        no message of its own.
+        """
+        chunk = token.chunk
+        if (
+            chunk.chunk_position != "last"
+            or token.text
+            or chunk.content
+            or chunk.tool_call_chunks
+            or chunk.usage_metadata
+        ):
+            return None
+        for key in reversed(self._open):
+            first = self._open[key].first
+            if first.node == token.node and first.ns == token.ns:
+                return key
+        return None
 
     def _anonymous_key(self, token: Token) -> str:
         # Id-less chunks of one model call come from one node in one namespace.
