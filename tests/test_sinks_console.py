@@ -380,3 +380,11 @@ def test_a_whole_ai_message_shows_its_text_and_calls() -> None:
     summary = print_stream([lgs.Message(node="n", message=message, message_id="m2")], file=out)
     assert out.getvalue().startswith("── n ──\nLet me add.\n→ add(a=1)\n")
     assert (summary.messages, summary.tool_calls, summary.tokens) == (1, 1, 0)
+
+
+def test_langchain_s_closing_chunk_is_not_counted_as_a_message() -> None:
+    model = FakeChatModel(script=[Reply(text="Hello there", id="provider-1")])
+    out = io.StringIO()
+    events = lgs.stream(lgs.graphs.chat(model), {"messages": [("user", "Hi")]})
+    print_stream(events, file=out, plain=True)
+    assert "· 1 message ·" in out.getvalue()

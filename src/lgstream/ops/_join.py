@@ -97,6 +97,20 @@ def merge_chunks(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
     return add_ai_message_chunks(merged[0], *merged[1:])
 
 
+def is_closing_chunk(token: Token) -> bool:
+    """Whether ``token`` is langchain-core's empty ``chunk_position="last"`` chunk,
+    which ends a model's stream and carries nothing (its id may be the run's, not
+    the message's)."""
+    chunk = token.chunk
+    return (
+        chunk.chunk_position == "last"
+        and not token.text
+        and not chunk.content
+        and not chunk.tool_call_chunks
+        and not chunk.usage_metadata
+    )
+
+
 class JoinMessages:
     """Groups ``Token``\\ s by message id into whole messages; see ``join_messages()``."""
 
@@ -164,14 +178,7 @@ class JoinMessages:
         its chunks an id of its own: that chunk ends the provider's message, it is
         no message of its own.
         """
-        chunk = token.chunk
-        if (
-            chunk.chunk_position != "last"
-            or token.text
-            or chunk.content
-            or chunk.tool_call_chunks
-            or chunk.usage_metadata
-        ):
+        if not is_closing_chunk(token):
             return None
         for key in reversed(self._open):
             first = self._open[key].first

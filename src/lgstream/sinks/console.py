@@ -39,6 +39,7 @@ from .._events import (
     to_jsonable,
 )
 from ..ops import ToolCalls, node_path, reasoning_text
+from ..ops._join import is_closing_chunk
 
 __all__ = ["StreamSummary", "aprint_stream", "print_stream"]
 
@@ -224,6 +225,8 @@ class _Renderer:
 
     def _token(self, token: Token, out: list[Segment]) -> None:
         key = (token.ns, token.node, token.message_id)
+        if is_closing_chunk(token) and any(k[:2] == key[:2] for k in self._messages):
+            return  # langchain-core's closing chunk: the end of a message counted already
         self._messages.add(key)
         if token.message_id is not None:
             self._streamed_ids.add(token.message_id)
