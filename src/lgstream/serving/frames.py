@@ -13,19 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, get_args
+from typing import TYPE_CHECKING, Any, Final, get_args
 
 from .._errors import UsageError
-from .._events import JSONValue
 from ..protocols._drive import Encoder
-from ..sinks._encoders import dumps
 from ._wire import ProtocolFormat
+
+if TYPE_CHECKING:
+    from ..protocols.vercel import VercelPart
 
 __all__ = ["PROTOCOLS", "FrameWire", "protocol_encoder", "protocol_media"]
 
 PROTOCOLS: Final[tuple[str, ...]] = get_args(ProtocolFormat)
-
-_VERCEL_DONE: Final = "data: [DONE]\n\n"
 
 
 def protocol_encoder(
@@ -82,8 +81,11 @@ class FrameWire:
             from ..protocols.agui import AGUIEncoder
 
             return AGUIEncoder(thread_id="").frame(RunErrorEvent(message=message, code=kind))
-        parts: tuple[dict[str, JSONValue], ...] = (
+        from ..protocols.vercel import VercelEncoder
+
+        encoder = VercelEncoder()
+        parts: tuple[VercelPart, ...] = (
             {"type": "error", "errorText": message},
             {"type": "finish", "finishReason": "error"},
         )
-        return ("".join(f"data: {dumps(part)}\n\n" for part in parts) + _VERCEL_DONE).encode()
+        return b"".join(encoder.frame(part) for part in parts) + encoder.trailer

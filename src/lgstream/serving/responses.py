@@ -15,6 +15,7 @@ from .._events import JSONValue
 from .._pipeline import AsyncEventStream
 from .._sources import DEFAULT_MODES, GraphLike, astream
 from ..protocols import PROTOCOL_MODES
+from ..protocols._drive import aencode
 from ._driving import AnyOperator, _drive, _error_value, _for_clients, _run_config
 from ._wire import (
     _FORMATS,
@@ -28,6 +29,7 @@ from ._wire import (
     _start,
     _Wire,
 )
+from .frames import protocol_encoder, protocol_media
 from .replay import ReplayBuffer, _buffered_body, _resume
 
 __all__ = ["sse_response"]
@@ -94,28 +96,18 @@ def _protocol_response(
         graph, input, modes=modes, config=run_config, subgraphs=subgraphs, raise_errors=False
     ).pipe(*ops)
     events = _for_clients(stream, run_id)
-    body: AsyncGenerator[bytes, None]
-    if protocol == "agui":
-        # Imported here: AG-UI needs the `agui` extra, and only its users have it.
-        from ..protocols.agui import AGUIEncoder, aencode_agui
-
-        if thread_id is None:
-            configurable = run_config.get("configurable") or {}
-            found = configurable.get("thread_id")
-            thread_id = str(found) if found is not None else None
-        body = aencode_agui(
-            events,
-            thread_id=thread_id,
-            run_id=protocol_run_id or run_id,
-            interrupt_outcome=interrupt_outcome,
-            raise_errors=False,
-        )
-        media_type, headers = AGUIEncoder.media_type, AGUIEncoder(thread_id="").headers
-    else:
-        from ..protocols.vercel import VercelEncoder, aencode_vercel
-
-        body = aencode_vercel(events)
-        media_type, headers = VercelEncoder.media_type, VercelEncoder().headers
+    if protocol == "agui" and thread_id is None:
+        configurable = run_config.get("configurable") or {}
+        found = configurable.get("thread_id")
+        thread_id = str(found) if found is not None else None
+    encoder = protocol_encoder(
+        protocol,
+        thread_id=thread_id,
+        run_id=protocol_run_id or run_id,
+        interrupt_outcome=interrupt_outcome,
+    )
+    body = aencode(encoder(), events, raise_errors=False)
+    media_type, headers = protocol_media(protocol)
     return StreamingResponse(_pumped(body, keepalive), media_type=media_type, headers=dict(headers))
 
 

@@ -29,9 +29,8 @@ from starlette.routing import Route
 
 from .._sources import GraphLike
 from ..protocols import PROTOCOL_MODES
-from ..sinks._encoders import dumps
 from ..sinks._requests import BadRequestError, client_config, read_json_body
-from ._driving import AnyOperator, _error_value
+from ._driving import AnyOperator
 from ._wire import (
     _KEEPALIVE,
     NDJSON_MEDIA_TYPE,
@@ -40,7 +39,7 @@ from ._wire import (
     _Wire,
 )
 from .frames import PROTOCOLS, FrameWire, protocol_encoder, protocol_media
-from .runs import Lifetime, MultitaskStrategy, RunManager
+from .runs import Lifetime, MultitaskStrategy, RunManager, error_event
 from .stores import (
     RunExistsError,
     RunGapError,
@@ -201,13 +200,13 @@ async def _viewer_body(
         finally:
             await batches.aclose()
     except RunGapError as gap:  # this reader fell behind what the store keeps
-        yield encode([_error_event(run_id, "ResumeError", str(gap))])
+        yield encode([error_event(run_id, "ResumeError", str(gap))])
     except RunNotFoundError:  # expired, deleted, or the store restarted empty
         message = f"the run store no longer has run {run_id} (it expired or was lost)"
-        yield encode([_error_event(run_id, "RunLost", message)])
+        yield encode([error_event(run_id, "RunLost", message)])
     except StoreError as error:
         _logger.error("run %s: reading its events failed: %s", run_id, error)
-        yield encode([_error_event(run_id, "StoreUnavailable", _UNAVAILABLE)])
+        yield encode([error_event(run_id, "StoreUnavailable", _UNAVAILABLE)])
 
 
 def _refuse_cursor(info: RunInfo, after: int) -> Response | None:
@@ -221,10 +220,6 @@ def _refuse_cursor(info: RunInfo, after: int) -> Response | None:
         # Nothing more will come: 204 is how SSE tells EventSource to stop reconnecting.
         return Response(status_code=204)
     return None
-
-
-def _error_event(run_id: str, kind: str, message: str) -> StoredEvent:
-    return StoredEvent(0, "error", dumps(_error_value(run_id, kind, message)))
 
 
 def run_routes(

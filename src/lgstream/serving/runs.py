@@ -494,9 +494,7 @@ class RunManager:
                         f"the worker running run {run_id} stopped answering: the run is lost"
                         " (start it again)"
                     )
-                    yield [
-                        StoredEvent(0, "error", dumps(_error_value(run_id, "WorkerLost", message)))
-                    ]
+                    yield [error_event(run_id, "WorkerLost", message)]
                     return
                 yield ()  # nothing came for a while: the viewer may send a keepalive
         finally:
@@ -577,6 +575,11 @@ _TASKS: set[asyncio.Task[None]] = set()  # strong references: the loop keeps wea
 def _keep(task: asyncio.Task[None]) -> None:
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
+
+
+def error_event(run_id: str, kind: str, message: str) -> StoredEvent:
+    """An ``error`` event about the stream, not one of the run's (``seq`` 0: no id)."""
+    return StoredEvent(0, "error", dumps(_error_value(run_id, kind, message)))
 
 
 def _client_error(value: Mapping[str, Any]) -> dict[str, str]:
